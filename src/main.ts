@@ -1,0 +1,42 @@
+import { mkdir } from 'node:fs/promises';
+import { ensureBootstrapAdmin } from './auth/bootstrap-admin.js';
+import { ConfigError, loadConfig } from './config.js';
+import { createDb } from './db/client.js';
+import { deployMigrations } from './db/migrations.js';
+import { createLogger } from './logger.js';
+import { createBerthServer } from './server.js';
+
+async function main(): Promise<void> {
+  const config = loadConfig(process.env);
+  const log = createLogger(config.logLevel);
+  await mkdir(config.dataDir, { recursive: true });
+
+  const applied = await deployMigrations(config.databaseUrl);
+  if (applied.length > 0) log.info({ migrations: applied }, 'applied database migrations');
+  const db = createDb(config.databaseUrl);
+
+  const generatedToken = await ensureBootstrapAdmin(db, config.adminToken, log);
+  if (generatedToken) process.stdout.write(`\nberth admin API token (shown once, keep it): ${generatedToken}\n\n`);
+
+  const server = createBerthServer({ config, db, log });
+  const address = await server.listen(config.port, config.host);
+  log.info({ url: `http://${address.address}:${address.port}/graphql` }, 'berth is listening');
+
+  const shutdown = async (signal: string) => {
+    log.info({ signal }, 'shutting down');
+    await server.close();
+    await db.$disconnect();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`berth: ${error.message}\n`);
+  } else {
+    process.stderr.write(`berth: failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  }
+  process.exit(1);
+});

@@ -1,0 +1,19 @@
+// Loads every type family into the builder, then builds the schema. Imports only: each family
+// registers itself, and the order below is the order types reference each other.
+import { lexicographicSortSchema, printSchema } from 'graphql';
+import { builder } from './builder.js';
+import './scalars.js';
+import './errors.js';
+import './user.js';
+import './registry.js';
+import './namespace.js';
+
+builder.queryType({});
+builder.mutationType({});
+
+export const schema = builder.toSchema();
+
+/** The committed schema.graphql: printed sorted, so diffs show real changes only. */
+export function printSortedSchema(): string {
+  return printSchema(lexicographicSortSchema(schema));
+}

@@ -1,0 +1,191 @@
+import { visibleNamespaces } from '../auth/access.js';
+import { roleIn } from '../auth/viewer.js';
+import { isUniqueViolation } from '../db/errors.js';
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
+import { slugProblem } from '../registry/slug.js';
+import { requireDisplayName } from '../validation.js';
+import { builder } from './builder.js';
+import { findNamespaceForAction } from './authorized-lookups.js';
+import { decodeIdOf } from './global-id.js';
+import { OrderDirection, prismaDirection } from './ordering.js';
+import { RegistryKindEnum, RegistryOrder, registryOrderBy } from './registry.js';
+
+export const NamespaceRoleEnum = builder.enumType('NamespaceRole', {
+  description: 'OWNER: everything, including members and deletion. MAINTAINER: registries, content and GC. VIEWER: read.',
+  values: ['OWNER', 'MAINTAINER', 'VIEWER'] as const,
+});
+
+export const Namespace = builder.prismaNode('Namespace', {
+  id: { field: 'id' },
+  // node(id) answers null for an ID that is missing or hidden, like any lookup.
+  nullable: true,
+  findUnique: (id, ctx) => ({ id, AND: [visibleNamespaces(ctx.viewer)] }),
+  authScopes: (namespace, ctx) => roleIn(ctx.viewer, namespace.id) !== null,
+  fields: (t) => ({
+    slug: t.exposeString('slug'),
+    name: t.exposeString('name'),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    viewerRole: t.field({
+      type: NamespaceRoleEnum,
+      description: "The viewer's role here (admins act as OWNER).",
+      resolve: (namespace, _args, ctx) => roleIn(ctx.viewer, namespace.id)!,
+    }),
+    registries: t.relatedConnection('registries', {
+      cursor: 'id',
+      totalCount: true,
+      args: {
+        kind: t.arg({ type: RegistryKindEnum }),
+        orderBy: t.arg({ type: RegistryOrder }),
+      },
+      query: ({ kind, orderBy }) => ({ where: kind ? { kind } : {}, orderBy: registryOrderBy(orderBy) }),
+    }, { name: 'RegistryConnection' }, { name: 'RegistryEdge' }),
+    members: t.relatedConnection('memberships', {
+      cursor: 'id',
+      totalCount: true,
+      type: NamespaceMember,
+      query: () => ({ orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] }),
+    }, { name: 'NamespaceMemberConnection' }, { name: 'NamespaceMemberEdge' }),
+  }),
+});
+
+export const NamespaceMember = builder.prismaObject('Membership', {
+  name: 'NamespaceMember',
+  fields: (t) => ({
+    user: t.relation('user'),
+    role: t.expose('role', { type: NamespaceRoleEnum }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+  }),
+});
+
+const NamespaceOrderField = builder.enumType('NamespaceOrderField', { values: ['SLUG', 'NAME', 'CREATED_AT'] as const });
+const NamespaceOrder = builder.inputType('NamespaceOrder', {
+  fields: (t) => ({
+    field: t.field({ type: NamespaceOrderField, required: true }),
+    direction: t.field({ type: OrderDirection, defaultValue: 'ASC' }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  namespaces: t.prismaConnection({
+    type: Namespace,
+    cursor: 'id',
+    totalCount: (_parent, _args, ctx) => ctx.db.namespace.count({ where: visibleNamespaces(ctx.viewer) }),
+    description: 'The namespaces the viewer is a member of (every namespace for admins).',
+    args: { orderBy: t.arg({ type: NamespaceOrder }) },
+    resolve: (query, _root, { orderBy }, ctx) => {
+      const direction = prismaDirection(orderBy?.direction ?? 'ASC');
+      const column = ({ SLUG: 'slug', NAME: 'name', CREATED_AT: 'createdAt' } as const)[orderBy?.field ?? 'SLUG'];
+      return ctx.db.namespace.findMany({ ...query, where: visibleNamespaces(ctx.viewer), orderBy: [{ [column]: direction }, { id: direction }] });
+    },
+  }, { name: 'NamespaceConnection' }, { name: 'NamespaceEdge' }),
+  namespace: t.prismaField({
+    type: Namespace,
+    nullable: true,
+    args: { slug: t.arg.string({ required: true }) },
+    resolve: (query, _root, { slug }, ctx) => ctx.db.namespace.findFirst({ ...query, where: { slug, ...visibleNamespaces(ctx.viewer) } }),
+  }),
+}));
+
+function requireNamespaceSlug(slug: string): string {
+  const problem = slugProblem(slug);
+  if (problem) throw new ValidationError(problem.message, 'slug');
+  return slug;
+}
+
+builder.relayMutationField(
+  'createNamespace',
+  {
+    inputFields: (t) => ({
+      slug: t.string({ required: true, description: 'Unique, lowercase; follows the same rules as registry slugs.' }),
+      name: t.string({ required: true }),
+    }),
+  },
+  {
+    description: 'Creates a namespace; the viewer becomes its OWNER.',
+    authScopes: { authenticated: true },
+    errors: { types: [ValidationError, ConflictError, ForbiddenError] },
+    resolve: async (_root, { input }, ctx) => {
+      const slug = requireNamespaceSlug(input.slug);
+      const name = requireDisplayName(input.name, 'name');
+      try {
+        const namespace = await ctx.db.namespace.create({
+          data: { slug, name, memberships: { create: { userId: ctx.viewer!.id, role: 'OWNER' } } },
+        });
+        ctx.viewer!.roles.set(namespace.id, 'OWNER');
+        return { namespace };
+      } catch (error) {
+        if (isUniqueViolation(error)) throw new ConflictError(`the namespace slug "${slug}" is taken`);
+        throw error;
+      }
+    },
+  },
+  { outputFields: (t) => ({ namespace: t.field({ type: Namespace, resolve: (payload) => payload.namespace }) }) },
+);
+
+builder.relayMutationField(
+  'updateNamespace',
+  { inputFields: (t) => ({ id: t.id({ required: true }), name: t.string() }) },
+  {
+    description: 'Renames a namespace (OWNER). The slug never changes: it is part of every registry endpoint.',
+    authScopes: { authenticated: true },
+    errors: { types: [ValidationError, NotFoundError, ForbiddenError] },
+    resolve: async (_root, { input }, ctx) => {
+      const { id } = await findNamespaceForAction(ctx, input.id, 'id', 'OWNER');
+      const name = input.name == null ? undefined : requireDisplayName(input.name, 'name');
+      return { namespace: await ctx.db.namespace.update({ where: { id }, data: { name } }) };
+    },
+  },
+  { outputFields: (t) => ({ namespace: t.field({ type: Namespace, resolve: (payload) => payload.namespace }) }) },
+);
+
+builder.relayMutationField(
+  'deleteNamespace',
+  { inputFields: (t) => ({ id: t.id({ required: true }) }) },
+  {
+    description: 'Deletes a namespace (OWNER). It must hold no registries: delete those first, so nothing goes by accident.',
+    authScopes: { authenticated: true },
+    errors: { types: [NotFoundError, ForbiddenError, ConflictError] },
+    resolve: async (_root, { input }, ctx) => {
+      const { id } = await findNamespaceForAction(ctx, input.id, 'id', 'OWNER');
+      return ctx.db.$transaction(async (tx) => {
+        const registries = await tx.registry.count({ where: { namespaceId: id } });
+        if (registries > 0) throw new ConflictError(`the namespace still holds ${registries} registr${registries === 1 ? 'y' : 'ies'}; delete them first`);
+        await tx.namespace.delete({ where: { id } });
+        return { deletedId: input.id };
+      });
+    },
+  },
+  { outputFields: (t) => ({ deletedId: t.id({ resolve: (payload) => payload.deletedId }) }) },
+);
+
+builder.relayMutationField(
+  'addNamespaceMember',
+  {
+    inputFields: (t) => ({
+      namespaceId: t.id({ required: true }),
+      userId: t.id({ required: true }),
+      role: t.field({ type: NamespaceRoleEnum, required: true }),
+    }),
+  },
+  {
+    description: 'Gives a user a role in a namespace (OWNER).',
+    authScopes: { authenticated: true },
+    errors: { types: [NotFoundError, ForbiddenError, ConflictError] },
+    resolve: async (_root, { input }, ctx) => {
+      const { id: namespaceId } = await findNamespaceForAction(ctx, input.namespaceId, 'namespaceId', 'OWNER');
+      const userId = decodeIdOf('User', input.userId, 'userId');
+      if (!(await ctx.db.user.findUnique({ where: { id: userId }, select: { id: true } }))) throw new NotFoundError(`userId: no user ${input.userId}`);
+      try {
+        const member = await ctx.db.membership.create({ data: { namespaceId, userId, role: input.role } });
+        return { member };
+      } catch (error) {
+        if (isUniqueViolation(error)) throw new ConflictError('the user is already a member of the namespace');
+        throw error;
+      }
+    },
+  },
+  { outputFields: (t) => ({ member: t.field({ type: NamespaceMember, resolve: (payload) => payload.member }) }) },
+);
+
+

@@ -1,0 +1,200 @@
+import { visibleRegistries } from '../auth/access.js';
+import { roleIn } from '../auth/viewer.js';
+import { isUniqueViolation } from '../db/errors.js';
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
+import type { Db } from '../db/client.js';
+import { slugProblem } from '../registry/slug.js';
+import { requireDisplayName, requirePositiveBytes } from '../validation.js';
+import { builder } from './builder.js';
+import { findNamespaceForAction, findRegistryForAction } from './authorized-lookups.js';
+import { OrderDirection, prismaDirection } from './ordering.js';
+
+export const RegistryKindEnum = builder.enumType('RegistryKind', {
+  description: 'HOSTED: berth runs it on its backend. EXTERNAL: a connection to an outside V2 registry.',
+  values: ['HOSTED', 'EXTERNAL'] as const,
+});
+
+const RegistryStateEnum = builder.enumType('RegistryState', {
+  values: ['CREATING', 'ACTIVE', 'READ_ONLY', 'DELETING', 'ERROR'] as const,
+});
+
+const RegistryOrderField = builder.enumType('RegistryOrderField', { values: ['NAME', 'CREATED_AT'] as const });
+
+export const RegistryOrder = builder.inputType('RegistryOrder', {
+  fields: (t) => ({
+    field: t.field({ type: RegistryOrderField, required: true }),
+    direction: t.field({ type: OrderDirection, defaultValue: 'ASC' }),
+  }),
+});
+
+export function registryOrderBy(order: { field: 'NAME' | 'CREATED_AT'; direction?: 'ASC' | 'DESC' | null } | null | undefined) {
+  const direction = prismaDirection(order?.direction ?? 'ASC');
+  const column = order?.field === 'CREATED_AT' ? 'createdAt' : 'name';
+  return [{ [column]: direction }, { id: direction }];
+}
+
+const Quota = builder.objectRef<{ limitBytes: bigint }>('Quota').implement({
+  fields: (t) => ({ limitBytes: t.field({ type: 'SafeInt', resolve: (quota) => quota.limitBytes }) }),
+});
+
+export const Registry = builder.prismaNode('Registry', {
+  id: { field: 'id' },
+  // node(id) answers null for an ID that is missing or hidden, like any lookup.
+  nullable: true,
+  findUnique: (id, ctx) => ({ id, AND: [visibleRegistries(ctx.viewer)] }),
+  authScopes: (registry, ctx) => roleIn(ctx.viewer, registry.namespaceId) !== null,
+  fields: (t) => ({
+    namespace: t.relation('namespace'),
+    kind: t.expose('kind', { type: RegistryKindEnum }),
+    name: t.exposeString('name'),
+    slug: t.exposeString('slug', { nullable: true, description: 'HOSTED: the path prefix of every repository in it.' }),
+    endpoint: t.string({
+      description: 'Where docker clients reach it: "<public registry host>/<slug>" for HOSTED.',
+      select: { slug: true },
+      resolve: (registry, _args, ctx) => registryEndpoint(ctx.config.registry.publicHost, registry.slug),
+    }),
+    public: t.exposeBoolean('public', { description: 'Anyone may pull without credentials.' }),
+    state: t.expose('state', { type: RegistryStateEnum }),
+    isDefault: t.exposeBoolean('isDefault'),
+    quota: t.field({
+      type: Quota,
+      nullable: true,
+      description: 'Null when the registry has no storage limit.',
+      select: { quotaBytes: true },
+      resolve: (registry) => (registry.quotaBytes === null ? null : { limitBytes: registry.quotaBytes }),
+    }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+  }),
+});
+
+export function registryEndpoint(publicHost: string, slug: string | null): string {
+  return slug === null ? publicHost : `${publicHost}/${slug}`;
+}
+
+const SlugUnavailableReason = builder.enumType('SlugUnavailableReason', { values: ['TAKEN', 'INVALID', 'RESERVED'] as const });
+
+builder.queryField('registrySlugAvailability', (t) =>
+  t.field({
+    type: builder
+      .objectRef<{ slug: string; available: boolean; reason: 'TAKEN' | 'INVALID' | 'RESERVED' | null; message: string | null }>('SlugAvailability')
+      .implement({
+        fields: (f) => ({
+          slug: f.exposeString('slug'),
+          available: f.exposeBoolean('available'),
+          reason: f.field({ type: SlugUnavailableReason, nullable: true, resolve: (a) => a.reason }),
+          message: f.exposeString('message', { nullable: true }),
+        }),
+      }),
+    description: 'Whether a slug can be used for a new hosted registry. Slugs are unique across all namespaces.',
+    authScopes: { authenticated: true },
+    args: { slug: t.arg.string({ required: true }) },
+    resolve: async (_root, { slug }, ctx) => {
+      const problem = slugProblem(slug);
+      if (problem) return { slug, available: false, ...problem };
+      const taken = await ctx.db.registry.findUnique({ where: { slug }, select: { id: true } });
+      return taken ? { slug, available: false, reason: 'TAKEN' as const, message: `"${slug}" is taken` } : { slug, available: true, reason: null, message: null };
+    },
+  }),
+);
+
+async function requireFreeSlug(db: Db, slug: string) {
+  const problem = slugProblem(slug);
+  if (problem) throw new ValidationError(problem.message, 'slug');
+  if (await db.registry.findUnique({ where: { slug }, select: { id: true } })) throw new ConflictError(`the slug "${slug}" is taken`);
+}
+
+function conflictOnDuplicate(error: unknown, name: string, slug?: string): never {
+  if (isUniqueViolation(error)) {
+    throw new ConflictError(slug ? `the slug "${slug}" or the name "${name}" is taken` : `the namespace already has a registry named "${name}"`);
+  }
+  throw error;
+}
+
+builder.relayMutationField(
+  'createRegistry',
+  {
+    inputFields: (t) => ({
+      namespaceId: t.id({ required: true }),
+      name: t.string({ required: true }),
+      slug: t.string({ required: true, description: 'Path prefix in the backend: <slug>/<repository>.' }),
+      public: t.boolean({ defaultValue: false }),
+      quotaBytes: t.field({ type: 'SafeInt', description: 'Storage limit; omit for unlimited.' }),
+    }),
+  },
+  {
+    description: 'Creates a hosted registry (MAINTAINER).',
+    authScopes: { authenticated: true },
+    errors: { types: [ValidationError, NotFoundError, ForbiddenError, ConflictError] },
+    resolve: async (_root, { input }, ctx) => {
+      const { id: namespaceId } = await findNamespaceForAction(ctx, input.namespaceId, 'namespaceId', 'MAINTAINER');
+      const name = requireDisplayName(input.name, 'name');
+      const quotaBytes = input.quotaBytes == null ? null : requirePositiveBytes(input.quotaBytes, 'quotaBytes');
+      await requireFreeSlug(ctx.db, input.slug);
+      if (await ctx.db.registry.findFirst({ where: { namespaceId, name }, select: { id: true } })) {
+        throw new ConflictError(`the namespace already has a registry named "${name}"`);
+      }
+      try {
+        const registry = await ctx.db.registry.create({
+          data: { namespaceId, kind: 'HOSTED', name, slug: input.slug, public: input.public ?? false, quotaBytes },
+        });
+        return { registry };
+      } catch (error) {
+        return conflictOnDuplicate(error, name, input.slug);
+      }
+    },
+  },
+  { outputFields: (t) => ({ registry: t.field({ type: Registry, resolve: (payload) => payload.registry }) }) },
+);
+
+builder.relayMutationField(
+  'updateRegistry',
+  {
+    inputFields: (t) => ({
+      id: t.id({ required: true }),
+      name: t.string(),
+      public: t.boolean(),
+      quotaBytes: t.field({ type: 'SafeInt', description: 'New storage limit; null removes the limit, omitted keeps it.' }),
+    }),
+  },
+  {
+    description: 'Changes a registry (MAINTAINER). Omitted fields keep their value.',
+    authScopes: { authenticated: true },
+    errors: { types: [ValidationError, NotFoundError, ForbiddenError, ConflictError] },
+    resolve: async (_root, { input }, ctx) => {
+      const registry = await findRegistryForAction(ctx, input.id, 'id', 'MAINTAINER');
+      const name = input.name == null ? undefined : requireDisplayName(input.name, 'name');
+      const quotaBytes = input.quotaBytes === undefined ? undefined : input.quotaBytes === null ? null : requirePositiveBytes(input.quotaBytes, 'quotaBytes');
+      if (input.public === null) throw new ValidationError('must be true or false when given', 'public');
+      try {
+        const updated = await ctx.db.registry.update({ where: { id: registry.id }, data: { name, public: input.public, quotaBytes } });
+        return { registry: updated };
+      } catch (error) {
+        return conflictOnDuplicate(error, name ?? registry.name);
+      }
+    },
+  },
+  { outputFields: (t) => ({ registry: t.field({ type: Registry, resolve: (payload) => payload.registry }) }) },
+);
+
+builder.relayMutationField(
+  'deleteRegistry',
+  {
+    inputFields: (t) => ({
+      id: t.id({ required: true }),
+      force: t.boolean({ defaultValue: false, description: 'Also delete the repositories and images it holds.' }),
+    }),
+  },
+  {
+    description: 'Deletes a registry (OWNER). A registry that holds content is kept unless `force` is set.',
+    authScopes: { authenticated: true },
+    errors: { types: [NotFoundError, ForbiddenError, ConflictError] },
+    resolve: async (_root, { input }, ctx) => {
+      const registry = await findRegistryForAction(ctx, input.id, 'id', 'OWNER');
+      await ctx.db.registry.delete({ where: { id: registry.id } });
+      return { deletedId: input.id };
+    },
+  },
+  { outputFields: (t) => ({ deletedId: t.id({ resolve: (payload) => payload.deletedId }) }) },
+);
+
