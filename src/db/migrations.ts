@@ -95,6 +95,7 @@ async function withSchemaEngine<T>(url: string, paths: MigrationPaths | undefine
   const provider = databaseProvider(url);
   const { schema: schemaPath, migrations: migrationsDir } = paths ?? migrationPaths(provider);
   const schema = { path: schemaPath, content: await readFile(schemaPath, 'utf8') };
+  if (provider === 'sqlite') await mkdir(path.dirname(sqliteFilePath(url)), { recursive: true });
   const restorePg = provider === 'postgresql' ? reportPgCharColumnsAsText() : () => {};
   const opened: SqlDriverAdapter[] = [];
   try {
