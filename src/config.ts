@@ -8,7 +8,7 @@ import { z } from 'zod';
 export interface Config {
   host: string;
   port: number;
-  /** Where berth is reachable for the registry and for docker clients (token realm, hooks). */
+  /** Where docker clients reach berth's token endpoint. */
   publicUrl: string;
   dataDir: string;
   databaseUrl: string;
@@ -19,6 +19,8 @@ export interface Config {
     port: number;
     /** The host shown in endpoints: `<publicHost>/<slug>`. */
     publicHost: string;
+    /** Shared with the registry, which sends it with every notification; generated per start when unset. */
+    hookSecret: string | null;
   };
   adminToken: string | null;
   secretKey: string | null;
@@ -52,6 +54,7 @@ const environment = z.object({
     .string()
     .regex(/^[A-Za-z0-9.-]+(:\d+)?$/, 'must be host or host:port, without a scheme')
     .optional(),
+  BERTH_REGISTRY_HOOK_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   BERTH_ADMIN_TOKEN: z.string().min(20, 'must be at least 20 characters').optional(),
   BERTH_SECRET_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
   BERTH_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -78,6 +81,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       url: registryUrl,
       port: e.BERTH_REGISTRY_PORT,
       publicHost: e.BERTH_PUBLIC_REGISTRY_HOST ?? (registryUrl ? new URL(registryUrl).host : `127.0.0.1:${e.BERTH_REGISTRY_PORT}`),
+      hookSecret: e.BERTH_REGISTRY_HOOK_SECRET ?? null,
     },
     adminToken: e.BERTH_ADMIN_TOKEN ?? null,
     secretKey: e.BERTH_SECRET_KEY ?? null,

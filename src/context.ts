@@ -2,12 +2,16 @@ import type { Logger } from 'pino';
 import type { Viewer } from './auth/viewer.js';
 import type { Config } from './config.js';
 import type { Db } from './db/client.js';
+import type { PubSub } from './pubsub.js';
+import type { RegistryBackend } from './registry/backend.js';
 
 /** What lives as long as the server: created once in server.ts. */
 export interface Services {
   readonly config: Config;
   readonly db: Db;
   readonly log: Logger;
+  readonly registry: RegistryBackend;
+  readonly pubsub: PubSub;
 }
 
 /** The GraphQL context: one per request (or per subscription event), never shared between viewers. */

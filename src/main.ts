@@ -1,10 +1,10 @@
 import { mkdir } from 'node:fs/promises';
+import { startBerth } from './app.js';
 import { ensureBootstrapAdmin } from './auth/bootstrap-admin.js';
 import { ConfigError, loadConfig } from './config.js';
 import { createDb } from './db/client.js';
 import { deployMigrations } from './db/migrations.js';
 import { createLogger } from './logger.js';
-import { createBerthServer } from './server.js';
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
@@ -18,13 +18,12 @@ async function main(): Promise<void> {
   const generatedToken = await ensureBootstrapAdmin(db, config.adminToken, log);
   if (generatedToken) process.stdout.write(`\nberth admin API token (shown once, keep it): ${generatedToken}\n\n`);
 
-  const server = createBerthServer({ config, db, log });
-  const address = await server.listen(config.port, config.host);
-  log.info({ url: `http://${address.address}:${address.port}/graphql` }, 'berth is listening');
+  const berth = await startBerth(config, db, log);
+  log.info({ url: `http://${config.host}:${config.port}/graphql` }, 'berth is listening');
 
   const shutdown = async (signal: string) => {
     log.info({ signal }, 'shutting down');
-    await server.close();
+    await berth.close();
     await db.$disconnect();
     process.exit(0);
   };

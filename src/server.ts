@@ -1,16 +1,18 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
-import type { ExecutionArgs } from 'graphql';
+import { type ExecutionArgs, GraphQLError } from 'graphql';
 import { createYoga, maskError, type Plugin, useReadinessCheck, type YogaServerInstance } from 'graphql-yoga';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { viewerFromAuthorization } from './auth/viewer.js';
 import type { Context, Services } from './context.js';
+import { RegistryUnavailableError } from './registry/errors.js';
+import { tokenRoute } from './registry/token-service.js';
 import { schema } from './schema/index.js';
 
 /** A plain HTTP route served next to /graphql (token endpoint, registry hooks). */
-export type Route = (request: Request) => Promise<Response> | Response;
+type Route = (request: Request) => Promise<Response> | Response;
 
 export interface BerthServer {
   readonly yoga: YogaServerInstance<Record<string, unknown>, Context>;
@@ -19,7 +21,7 @@ export interface BerthServer {
   close(): Promise<void>;
 }
 
-export function createBerthServer(services: Services, routes: Record<string, Route> = {}): BerthServer {
+export function createBerthServer(services: Services): BerthServer {
   const { db, log } = services;
   const yoga = createYoga<Record<string, unknown>, Context>({
     schema,
@@ -38,6 +40,8 @@ export function createBerthServer(services: Services, routes: Record<string, Rou
     maskedErrors: {
       // Clients get "Unexpected error."; the log gets the real one.
       maskError: (error, message, isDev) => {
+        const backendDown = backendUnavailable(error);
+        if (backendDown) return backendDown;
         const masked = maskError(error, message, isDev);
         if (masked !== error) log.error({ err: error }, 'unexpected error while executing an operation');
         return masked;
@@ -56,7 +60,7 @@ export function createBerthServer(services: Services, routes: Record<string, Rou
           return true;
         },
       }),
-      useRoutes(routes),
+      useRoutes({ '/auth/token': tokenRoute(services) }),
     ],
   });
 
@@ -116,6 +120,19 @@ export function createBerthServer(services: Services, routes: Record<string, Rou
 interface EnvelopedRoot {
   execute: (args: ExecutionArgs) => unknown;
   subscribe: (args: ExecutionArgs) => unknown;
+}
+
+/**
+ * A registry that is down is expected: the field resolves to null with this error entry while
+ * the rest of the response stands.
+ */
+function backendUnavailable(error: unknown): GraphQLError | null {
+  if (!(error instanceof GraphQLError) || !(error.originalError instanceof RegistryUnavailableError)) return null;
+  return new GraphQLError(`the registry backend is unavailable: ${error.originalError.message}`, {
+    nodes: error.nodes,
+    path: error.path,
+    extensions: { code: 'BACKEND_UNAVAILABLE' },
+  });
 }
 
 function stringParam(value: unknown): string | null {

@@ -1,4 +1,3 @@
-import type { AddressInfo } from 'node:net';
 import { createClient } from 'graphql-ws';
 import { beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -7,9 +6,8 @@ import { useTestApp } from './support/app.js';
 const app = useTestApp();
 let base: string;
 
-beforeAll(async () => {
-  const address: AddressInfo = await app.server.listen(0, '127.0.0.1');
-  base = `127.0.0.1:${address.port}`;
+beforeAll(() => {
+  base = new URL(app.url).host;
 });
 
 describe('HTTP endpoints', () => {

@@ -3,7 +3,7 @@ import { useTestApp } from '../support/app.js';
 import { addMember, createNamespace, createRegistry, uniqueSlug } from '../support/fixtures.js';
 import { CREATE_REGISTRY, DELETE_REGISTRY, NAMESPACE_WITH_REGISTRIES, UPDATE_REGISTRY } from './operations.js';
 
-const app = useTestApp();
+const app = useTestApp({ BERTH_PUBLIC_REGISTRY_HOST: 'registry.test:5000' });
 
 describe('createRegistry', () => {
   it('creates an ACTIVE hosted registry whose endpoint is the public host and slug', async () => {

@@ -2,10 +2,16 @@ import { encodeGlobalID } from '@pothos/plugin-relay';
 import pino from 'pino';
 import { afterAll, beforeAll } from 'vitest';
 import { issueApiToken } from '../../src/auth/api-tokens.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { type RunningBerth, startBerth } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import type { Db } from '../../src/db/client.js';
-import { createBerthServer, type BerthServer } from '../../src/server.js';
+import type { RegistryBackend } from '../../src/registry/backend.js';
+import type { BerthServer } from '../../src/server.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
+import { freePort } from './registry-process.js';
 
 // Test code reads GraphQL responses field by field; each assertion checks the shape it needs.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -27,6 +33,10 @@ export interface Client {
 export interface TestApp {
   readonly db: Db;
   readonly server: BerthServer;
+  readonly registry: RegistryBackend;
+  /** http://127.0.0.1:<port>, where berth listens. */
+  readonly url: string;
+  readonly dataDir: string;
   readonly admin: Client;
   readonly anonymous: Client;
   /** A new non-admin user with its own API token. */
@@ -35,19 +45,35 @@ export interface TestApp {
 
 let userCounter = 0;
 
-/** berth in-process on a fresh database for one test file: requests go through yoga.fetch. */
+/**
+ * berth for one test file, as it runs in production: a fresh database, its own data directory and
+ * embedded registry, listening on a free port. GraphQL requests go through yoga.fetch in-process.
+ */
 export function useTestApp(overrides: Record<string, string> = {}): TestApp {
   let database: TestDatabase;
-  let server: BerthServer;
+  let berth: RunningBerth;
+  let dataDir: string;
   const app = {} as { -readonly [K in keyof TestApp]: TestApp[K] };
 
   beforeAll(async () => {
     database = await createTestDatabase();
-    const config = loadConfig({ DATABASE_URL: database.url, BERTH_PUBLIC_REGISTRY_HOST: 'registry.test:5000', ...overrides });
-    server = createBerthServer({ config, db: database.db, log: pino({ level: process.env['BERTH_TEST_LOG_LEVEL'] ?? 'silent' }) });
+    dataDir = await mkdtemp(path.join(tmpdir(), 'berth-test-'));
+    const port = await freePort();
+    const config = loadConfig({
+      DATABASE_URL: database.url,
+      BERTH_DATA_DIR: dataDir,
+      BERTH_PORT: String(port),
+      BERTH_REGISTRY_PORT: String(await freePort()),
+      ...overrides,
+    });
+    berth = await startBerth(config, database.db, pino({ level: process.env['BERTH_TEST_LOG_LEVEL'] ?? 'silent' }));
+    const { server } = berth;
     const adminUser = await database.db.user.create({ data: { name: 'admin', isAdmin: true } });
     app.db = database.db;
     app.server = server;
+    app.registry = berth.services.registry;
+    app.url = `http://127.0.0.1:${port}`;
+    app.dataDir = dataDir;
     app.admin = client(server, adminUser.id, await issueApiToken(database.db, adminUser.id, 'test'));
     app.anonymous = client(server, '', null);
     app.user = async (name = `user${++userCounter}`) => {
@@ -57,8 +83,9 @@ export function useTestApp(overrides: Record<string, string> = {}): TestApp {
   });
 
   afterAll(async () => {
-    await server?.close();
+    await berth?.close();
     await database?.drop();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 
   return app;

@@ -181,6 +181,12 @@ export interface SkopeoCopyOptions {
   sourceToken?: string;
   /** Bearer token for a `docker://` destination (`--dest-registry-token`). */
   destinationToken?: string;
+  /** `user:password` for a `docker://` source, exchanged at the registry's token realm (`--src-creds`). */
+  sourceCreds?: string;
+  /** `user:password` for a `docker://` destination (`--dest-creds`). */
+  destinationCreds?: string;
+  /** A docker config.json for both sides (`--authfile`). */
+  authfile?: string;
   all?: boolean;
   /** @default 30_000 */
   timeoutMs?: number;
@@ -195,6 +201,11 @@ export async function skopeoCopy(source: string, destination: string, options: S
   const tokens: string[] = [];
   if (options.sourceToken) tokens.push('--src-registry-token', options.sourceToken);
   if (options.destinationToken) tokens.push('--dest-registry-token', options.destinationToken);
+  if (options.sourceCreds) tokens.push('--src-creds', options.sourceCreds);
+  if (options.destinationCreds) tokens.push('--dest-creds', options.destinationCreds);
+  if (options.authfile) tokens.push('--authfile', options.authfile);
+  if (source.startsWith('docker://') && !options.sourceToken && !options.sourceCreds && !options.authfile) flags.push('--src-no-creds');
+  if (destination.startsWith('docker://') && !options.destinationToken && !options.destinationCreds && !options.authfile) flags.push('--dest-no-creds');
   try {
     await execFileAsync('skopeo', ['copy', ...flags, ...tokens, source, destination], {
       timeout: options.timeoutMs ?? 30_000,
