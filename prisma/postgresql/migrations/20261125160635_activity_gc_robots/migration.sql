@@ -1,0 +1,124 @@
+-- CreateEnum
+CREATE TYPE "GcStatus" AS ENUM ('QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'INTERRUPTED');
+
+-- AlterTable
+ALTER TABLE "Registry" ADD COLUMN     "lastPushedAt" TIMESTAMP(3);
+
+-- CreateTable
+CREATE TABLE "RobotAccount" (
+    "id" TEXT NOT NULL,
+    "registryId" TEXT NOT NULL,
+    "username" TEXT NOT NULL,
+    "secretHash" TEXT NOT NULL,
+    "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "rotatedAt" TIMESTAMP(3),
+    "lastUsedAt" TIMESTAMP(3),
+
+    CONSTRAINT "RobotAccount_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateTable
+CREATE TABLE "TagActivity" (
+    "id" TEXT NOT NULL,
+    "registryId" TEXT NOT NULL,
+    "repository" TEXT NOT NULL,
+    "tag" TEXT NOT NULL,
+    "digest" TEXT NOT NULL,
+    "pushedAt" TIMESTAMP(3),
+    "pulledAt" TIMESTAMP(3),
+
+    CONSTRAINT "TagActivity_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateTable
+CREATE TABLE "ImageActivity" (
+    "id" TEXT NOT NULL,
+    "registryId" TEXT NOT NULL,
+    "repository" TEXT NOT NULL,
+    "digest" TEXT NOT NULL,
+    "pushedAt" TIMESTAMP(3),
+    "pulledAt" TIMESTAMP(3),
+
+    CONSTRAINT "ImageActivity_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateTable
+CREATE TABLE "RepositoryActivity" (
+    "id" TEXT NOT NULL,
+    "registryId" TEXT NOT NULL,
+    "repository" TEXT NOT NULL,
+    "lastPushedAt" TIMESTAMP(3),
+
+    CONSTRAINT "RepositoryActivity_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateTable
+CREATE TABLE "GcJob" (
+    "id" TEXT NOT NULL,
+    "registryId" TEXT NOT NULL,
+    "requestedById" TEXT,
+    "status" "GcStatus" NOT NULL DEFAULT 'QUEUED',
+    "phase" TEXT NOT NULL DEFAULT 'QUEUED',
+    "dryRun" BOOLEAN NOT NULL DEFAULT false,
+    "deleteUntagged" BOOLEAN NOT NULL DEFAULT false,
+    "blobsTotal" INTEGER NOT NULL DEFAULT 0,
+    "blobsMarked" INTEGER NOT NULL DEFAULT 0,
+    "blobsDeleted" INTEGER NOT NULL DEFAULT 0,
+    "manifestsDeleted" INTEGER NOT NULL DEFAULT 0,
+    "bytesFreed" BIGINT NOT NULL DEFAULT 0,
+    "percent" DOUBLE PRECISION NOT NULL DEFAULT 0,
+    "error" TEXT,
+    "cancelRequested" BOOLEAN NOT NULL DEFAULT false,
+    "leaseOwner" TEXT,
+    "leaseExpiresAt" TIMESTAMP(3),
+    "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "startedAt" TIMESTAMP(3),
+    "finishedAt" TIMESTAMP(3),
+
+    CONSTRAINT "GcJob_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateIndex
+CREATE UNIQUE INDEX "RobotAccount_registryId_key" ON "RobotAccount"("registryId");
+
+-- CreateIndex
+CREATE UNIQUE INDEX "RobotAccount_username_key" ON "RobotAccount"("username");
+
+-- CreateIndex
+CREATE INDEX "TagActivity_registryId_idx" ON "TagActivity"("registryId");
+
+-- CreateIndex
+CREATE UNIQUE INDEX "TagActivity_repository_tag_key" ON "TagActivity"("repository", "tag");
+
+-- CreateIndex
+CREATE INDEX "ImageActivity_registryId_idx" ON "ImageActivity"("registryId");
+
+-- CreateIndex
+CREATE UNIQUE INDEX "ImageActivity_repository_digest_key" ON "ImageActivity"("repository", "digest");
+
+-- CreateIndex
+CREATE UNIQUE INDEX "RepositoryActivity_repository_key" ON "RepositoryActivity"("repository");
+
+-- CreateIndex
+CREATE INDEX "RepositoryActivity_registryId_idx" ON "RepositoryActivity"("registryId");
+
+-- CreateIndex
+CREATE INDEX "GcJob_registryId_createdAt_idx" ON "GcJob"("registryId", "createdAt");
+
+-- CreateIndex
+CREATE INDEX "GcJob_status_idx" ON "GcJob"("status");
+
+-- AddForeignKey
+ALTER TABLE "RobotAccount" ADD CONSTRAINT "RobotAccount_registryId_fkey" FOREIGN KEY ("registryId") REFERENCES "Registry"("id") ON DELETE CASCADE ON UPDATE CASCADE;
+
+-- AddForeignKey
+ALTER TABLE "TagActivity" ADD CONSTRAINT "TagActivity_registryId_fkey" FOREIGN KEY ("registryId") REFERENCES "Registry"("id") ON DELETE CASCADE ON UPDATE CASCADE;
+
+-- AddForeignKey
+ALTER TABLE "ImageActivity" ADD CONSTRAINT "ImageActivity_registryId_fkey" FOREIGN KEY ("registryId") REFERENCES "Registry"("id") ON DELETE CASCADE ON UPDATE CASCADE;
+
+-- AddForeignKey
+ALTER TABLE "RepositoryActivity" ADD CONSTRAINT "RepositoryActivity_registryId_fkey" FOREIGN KEY ("registryId") REFERENCES "Registry"("id") ON DELETE CASCADE ON UPDATE CASCADE;
+
+-- AddForeignKey
+ALTER TABLE "GcJob" ADD CONSTRAINT "GcJob_registryId_fkey" FOREIGN KEY ("registryId") REFERENCES "Registry"("id") ON DELETE CASCADE ON UPDATE CASCADE;
