@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { type ExecutionArgs, GraphQLError } from 'graphql';
@@ -12,7 +12,7 @@ import { tokenRoute } from './registry/token-service.js';
 import { schema } from './schema/index.js';
 
 /** A plain HTTP route served next to /graphql (token endpoint, registry hooks). */
-type Route = (request: Request) => Promise<Response> | Response;
+type Route = (request: Request, remoteAddress: string) => Promise<Response> | Response;
 
 export interface BerthServer {
   readonly yoga: YogaServerInstance<Record<string, unknown>, Context>;
@@ -141,9 +141,11 @@ function stringParam(value: unknown): string | null {
 
 function useRoutes(routes: Record<string, Route>): Plugin {
   return {
-    async onRequest({ url, request, endResponse }) {
+    async onRequest({ url, request, serverContext, endResponse }) {
       const route = routes[url.pathname];
-      if (route) endResponse(await route(request));
+      if (!route) return;
+      const { req } = serverContext as { req?: IncomingMessage };
+      endResponse(await route(request, req?.socket.remoteAddress ?? 'unknown'));
     },
   };
 }

@@ -1,23 +1,43 @@
 import type { Services } from '../context.js';
 import { hashApiToken } from '../auth/api-tokens.js';
-import { grantedAccess, type RegistrySubject } from './access-policy.js';
+import { FailureLimiter } from '../auth/failure-limiter.js';
+import { verifySecret } from '../auth/secret-hash.js';
+import { grantedAccess, type RegistrySubject, registriesForScopes } from './access-policy.js';
+import { isRobotUsername } from './robot-accounts.js';
 import { parseScopes } from './scope.js';
+
+/** `lastUsedAt` of robot accounts is for people auditing them; writing it once a minute is enough. */
+const LAST_USED_RESOLUTION_MS = 60_000;
 
 /**
  * `GET /auth/token`: the Docker token authentication endpoint. Docker clients and skopeo come here
- * after the registry's 401 challenge, with Basic credentials (user name and API token) or none.
+ * after the registry's 401 challenge, with Basic credentials or none: a user name with an API
+ * token, or a registry's robot account (`robot$<slug>`) with its password.
  */
-export function tokenRoute({ db, registry }: Pick<Services, 'db' | 'registry'>) {
-  return async (request: Request): Promise<Response> => {
+export function tokenRoute({ db, registry }: Pick<Services, 'db' | 'registry'>, limiter = new FailureLimiter()) {
+  return async (request: Request, remoteAddress: string): Promise<Response> => {
     if (request.method !== 'GET') return errorResponse(405, 'UNSUPPORTED', 'use GET');
     const url = new URL(request.url);
     const service = url.searchParams.get('service');
     if (service !== null && service !== registry.signer.service) {
       return errorResponse(400, 'UNSUPPORTED', `this endpoint issues tokens for the service "${registry.signer.service}"`);
     }
-    const subject = await authenticate(db, request.headers.get('authorization'));
-    if (subject === null) return errorResponse(401, 'UNAUTHORIZED', 'invalid username/password', { 'www-authenticate': 'Basic realm="berth"' });
-    const access = await grantedAccess(db, subject, parseScopes(url.searchParams.getAll('scope')));
+    const credentials = basicCredentials(request.headers.get('authorization'));
+    const limitKey = `${credentials?.username ?? ''}|${remoteAddress}`;
+    const retryAfterMs = limiter.retryAfterMs(limitKey);
+    if (retryAfterMs > 0) {
+      return errorResponse(429, 'TOOMANYREQUESTS', 'too many failed logins for this account from this address; try again later', {
+        'retry-after': String(Math.ceil(retryAfterMs / 1000)),
+      });
+    }
+    const subject = credentials === undefined ? { kind: 'anonymous' as const } : await authenticate(db, credentials);
+    if (subject === null) {
+      limiter.recordFailure(limitKey);
+      return errorResponse(401, 'UNAUTHORIZED', 'invalid username/password', { 'www-authenticate': 'Basic realm="berth"' });
+    }
+    limiter.recordSuccess(limitKey);
+    const requested = parseScopes(url.searchParams.getAll('scope'));
+    const access = grantedAccess(subject, requested, await registriesForScopes(db, requested));
     const signed = await registry.signer.sign(subject.kind === 'anonymous' ? '' : subject.name, access);
     return Response.json({
       token: signed.token,
@@ -28,20 +48,37 @@ export function tokenRoute({ db, registry }: Pick<Services, 'db' | 'registry'>) 
   };
 }
 
-/** No credentials: anonymous. Wrong credentials: null, which the spec answers with 401. */
-async function authenticate(db: Services['db'], authorization: string | null): Promise<RegistrySubject | null> {
-  if (!authorization) return { kind: 'anonymous' };
+interface BasicCredentials {
+  username: string;
+  password: string;
+}
+
+/** undefined: no credentials (anonymous). null: a header that is not valid Basic credentials. */
+function basicCredentials(authorization: string | null): BasicCredentials | null | undefined {
+  if (!authorization) return undefined;
   const match = /^Basic\s+(\S+)$/i.exec(authorization.trim());
-  if (!match) return null;
-  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
+  const decoded = match ? Buffer.from(match[1]!, 'base64').toString('utf8') : '';
   const colon = decoded.indexOf(':');
-  if (colon <= 0) return null;
-  const name = decoded.slice(0, colon);
+  return colon > 0 ? { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) } : null;
+}
+
+/** The subject behind valid credentials, or null: the spec answers wrong credentials with 401. */
+async function authenticate(db: Services['db'], credentials: BasicCredentials | null): Promise<RegistrySubject | null> {
+  if (credentials === null) return null;
+  const { username, password } = credentials;
+  if (isRobotUsername(username)) {
+    const robot = await db.robotAccount.findUnique({ where: { username } });
+    if (!robot || !(await verifySecret(password, robot.secretHash))) return null;
+    if (!robot.lastUsedAt || Date.now() - robot.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
+      await db.robotAccount.update({ where: { id: robot.id }, data: { lastUsedAt: new Date() } });
+    }
+    return { kind: 'robot', name: username, registryId: robot.registryId };
+  }
   const token = await db.apiToken.findUnique({
-    where: { tokenHash: hashApiToken(decoded.slice(colon + 1)) },
+    where: { tokenHash: hashApiToken(password) },
     include: { user: { include: { memberships: { select: { namespaceId: true, role: true } } } } },
   });
-  if (!token || token.user.name !== name) return null;
+  if (!token || token.user.name !== username) return null;
   const { user } = token;
   return { kind: 'user', name: user.name, isAdmin: user.isAdmin, roles: new Map(user.memberships.map((m) => [m.namespaceId, m.role])) };
 }

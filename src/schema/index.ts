@@ -6,6 +6,7 @@ import './scalars.js';
 import './errors.js';
 import './user.js';
 import './registry.js';
+import './credentials.js';
 import './namespace.js';
 
 builder.queryType({});

@@ -3,10 +3,12 @@ import { roleIn } from '../auth/viewer.js';
 import { isUniqueViolation } from '../db/errors.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
 import type { Db } from '../db/client.js';
+import { generateRobotCredentials } from '../registry/robot-accounts.js';
 import { slugProblem } from '../registry/slug.js';
 import { requireDisplayName, requirePositiveBytes } from '../validation.js';
 import { builder } from './builder.js';
 import { findNamespaceForAction, findRegistryForAction } from './authorized-lookups.js';
+import { IssuedCredentials } from './credentials.js';
 import { OrderDirection, prismaDirection } from './ordering.js';
 
 export const RegistryKindEnum = builder.enumType('RegistryKind', {
@@ -134,17 +136,35 @@ builder.relayMutationField(
       if (await ctx.db.registry.findFirst({ where: { namespaceId, name }, select: { id: true } })) {
         throw new ConflictError(`the namespace already has a registry named "${name}"`);
       }
+      const { issued, secretHash } = await generateRobotCredentials(input.slug, ctx.config.registry.publicHost);
       try {
         const registry = await ctx.db.registry.create({
-          data: { namespaceId, kind: 'HOSTED', name, slug: input.slug, public: input.public ?? false, quotaBytes },
+          data: {
+            namespaceId,
+            kind: 'HOSTED',
+            name,
+            slug: input.slug,
+            public: input.public ?? false,
+            quotaBytes,
+            robot: { create: { username: issued.username, secretHash } },
+          },
         });
-        return { registry };
+        return { registry, credentials: issued };
       } catch (error) {
         return conflictOnDuplicate(error, name, input.slug);
       }
     },
   },
-  { outputFields: (t) => ({ registry: t.field({ type: Registry, resolve: (payload) => payload.registry }) }) },
+  {
+    outputFields: (t) => ({
+      registry: t.field({ type: Registry, resolve: (payload) => payload.registry }),
+      credentials: t.field({
+        type: IssuedCredentials,
+        description: "The robot account's credentials; the password is shown only here.",
+        resolve: (payload) => payload.credentials,
+      }),
+    }),
+  },
 );
 
 builder.relayMutationField(
