@@ -120,6 +120,21 @@ export class EmbeddedRegistry extends EventEmitter<EmbeddedRegistryEvents> {
     return this.current?.pid;
   }
 
+  /** The config file berth writes; `garbage-collect` reads the storage settings from it. */
+  get configFile(): string {
+    return this.configPath;
+  }
+
+  /** The filesystem storage root (`rootdirectory`). */
+  get storageDir(): string {
+    return join(this.options.dataDir, 'registry');
+  }
+
+  /** The `docker-registry` binary, for its other commands. */
+  get binary(): string {
+    return this.options.binary ?? 'docker-registry';
+  }
+
   /** Starts the registry and resolves once it serves; rejects (and leaves it stopped) if it cannot. */
   start(): Promise<void> {
     return this.serialized(async () => {
@@ -179,7 +194,7 @@ export class EmbeddedRegistry extends EventEmitter<EmbeddedRegistryEvents> {
     const config = renderRegistryConfig({
       host: this.options.host ?? '127.0.0.1',
       port: this.options.port,
-      storageDir: join(dataDir, 'registry'),
+      storageDir: this.storageDir,
       httpSecret: this.httpSecret,
       readOnly: this.readOnlyMode,
       auth: {
@@ -195,7 +210,7 @@ export class EmbeddedRegistry extends EventEmitter<EmbeddedRegistryEvents> {
   }
 
   private async spawnProcess(): Promise<RegistryProcess> {
-    const binary = this.options.binary ?? 'docker-registry';
+    const binary = this.binary;
     const child = spawn(binary, ['serve', this.configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
     try {
       await once(child, 'spawn');
