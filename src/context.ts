@@ -2,6 +2,8 @@ import type { Logger } from 'pino';
 import type { Viewer } from './auth/viewer.js';
 import type { Config } from './config.js';
 import type { Db } from './db/client.js';
+import type { BackendMaintenance } from './gc/maintenance.js';
+import type { GcQueue } from './gc/queue.js';
 import type { PubSub } from './pubsub.js';
 import type { RegistryBackend } from './registry/backend.js';
 
@@ -12,6 +14,10 @@ export interface Services {
   readonly log: Logger;
   readonly registry: RegistryBackend;
   readonly pubsub: PubSub;
+  /** Garbage collection jobs: queue, worker and recovery. */
+  readonly gc: GcQueue;
+  /** Whether the backend is in a read-only maintenance window (GC), and why. */
+  readonly maintenance: BackendMaintenance;
 }
 
 /** The GraphQL context: one per request (or per subscription event), never shared between viewers. */

@@ -1,4 +1,5 @@
 import { createPubSub } from 'graphql-yoga';
+import type { GcJob } from './generated/prisma/client.js';
 
 /** What the registry reported, as registryEvents subscribers receive it. */
 export interface RegistryEventPayload {
@@ -12,6 +13,8 @@ export interface RegistryEventPayload {
 /** Topics are `family:event`, keyed by the id subscribers filter on. */
 export type Topics = {
   'registry:event': [registryId: string, event: RegistryEventPayload];
+  /** A GC job's row after each saved change (progress, phase, status). */
+  'gcJob:progress': [jobId: string, job: GcJob];
 };
 
 export type PubSub = ReturnType<typeof createBerthPubSub>;

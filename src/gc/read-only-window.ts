@@ -1,0 +1,41 @@
+import type { Logger } from 'pino';
+import type { Db } from '../db/client.js';
+import type { EmbeddedRegistry } from '../registry/embedded.js';
+import type { BackendMaintenance } from './maintenance.js';
+
+/**
+ * Garbage collection is only safe while the registry takes no writes: a push landing between mark
+ * and sweep would reference blobs the sweep deletes. The sweep covers the whole backend, so every
+ * hosted registry on it is READ_ONLY for the window.
+ */
+export class ReadOnlyWindow {
+  constructor(
+    private readonly db: Db,
+    private readonly registry: Pick<EmbeddedRegistry, 'restart' | 'readOnly'>,
+    private readonly maintenance: BackendMaintenance,
+    private readonly log: Logger,
+  ) {}
+
+  /** Refuses push tokens first, then marks the registries, then restarts the registry read-only. */
+  async open(jobId: string): Promise<void> {
+    this.maintenance.begin({ jobId, reason: 'garbage collection is running' });
+    const { count } = await this.db.registry.updateMany({ where: { kind: 'HOSTED', state: 'ACTIVE' }, data: { state: 'READ_ONLY' } });
+    this.log.info({ registries: count }, 'registry backend going read-only for garbage collection');
+    await this.registry.restart({ readOnly: true });
+  }
+
+  /**
+   * Makes the backend writable again. Registries and the maintenance state are restored even when
+   * the restart fails: the registry then keeps retrying in writable mode on its own.
+   */
+  async close(): Promise<void> {
+    const restart = this.registry.readOnly;
+    try {
+      if (restart) await this.registry.restart({ readOnly: false });
+    } finally {
+      const { count } = await this.db.registry.updateMany({ where: { kind: 'HOSTED', state: 'READ_ONLY' }, data: { state: 'ACTIVE' } });
+      this.maintenance.end();
+      if (restart || count > 0) this.log.info({ registries: count }, 'registry backend writable again');
+    }
+  }
+}

@@ -1,0 +1,41 @@
+import type { Logger } from 'pino';
+import type { GcProgress, GcProgressFields } from './progress.js';
+
+/**
+ * Turns progress changes into saved-and-published job updates: at once for a phase change, at most
+ * every `intervalMs` while counts move. Saves run one after another, so the database and the event
+ * stream see the states in the order they happened.
+ */
+export class ProgressReporter {
+  private chain: Promise<void> = Promise.resolve();
+  private timer: NodeJS.Timeout | undefined;
+  private dirty = false;
+
+  constructor(
+    private readonly progress: GcProgress,
+    private readonly save: (fields: GcProgressFields) => Promise<void>,
+    private readonly intervalMs: number,
+    private readonly log: Logger,
+  ) {}
+
+  /** Counts moved: reported within `intervalMs`. */
+  changed(): void {
+    this.dirty = true;
+    this.timer ??= setTimeout(() => this.now(), this.intervalMs);
+  }
+
+  /** Reports the current state now (after any report in flight). */
+  now(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.dirty = false;
+    const fields = this.progress.fields();
+    this.chain = this.chain.then(() => this.save(fields)).catch((error: unknown) => this.log.warn({ err: error }, 'could not save GC progress'));
+  }
+
+  /** Resolves once everything reported so far is saved; a change still waiting for its interval is reported first. */
+  async settled(): Promise<void> {
+    if (this.dirty) this.now();
+    await this.chain;
+  }
+}

@@ -1,0 +1,146 @@
+import type { Dirent } from 'node:fs';
+import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isDigest, isRepositoryName } from '../registry/reference.js';
+
+/**
+ * The embedded registry's filesystem storage as distribution 2.8 lays it out, read directly: the
+ * V2 API cannot list a repository's manifests (only its tags), and reading tags or manifests
+ * through it would count as pulls in the activity index.
+ *
+ *   docker/registry/v2/blobs/sha256/<2 hex>/<hex>/data                      every blob, manifests included
+ *   docker/registry/v2/repositories/<name>/_layers/…                        what makes a directory a repository
+ *   docker/registry/v2/repositories/<name>/_manifests/revisions/sha256/<hex>/link
+ *   docker/registry/v2/repositories/<name>/_manifests/tags/<tag>/current/link   (holds the digest)
+ */
+export class RegistryStorage {
+  private readonly v2: string;
+
+  constructor(readonly root: string) {
+    this.v2 = join(root, 'docker', 'registry', 'v2');
+  }
+
+  /** On-disk size of every blob by digest. */
+  async blobSizes(): Promise<Map<string, number>> {
+    const sizes = new Map<string, number>();
+    const base = join(this.v2, 'blobs', 'sha256');
+    for (const prefix of await directories(base)) {
+      const blobs = await directories(join(base, prefix));
+      const found = await Promise.all(blobs.map((hex) => fileSize(join(base, prefix, hex, 'data'))));
+      blobs.forEach((hex, i) => {
+        const size = found[i];
+        if (size !== null && size !== undefined) sizes.set(`sha256:${hex}`, size);
+      });
+    }
+    return sizes;
+  }
+
+  async hasBlob(digest: string): Promise<boolean> {
+    return (await fileSize(this.blobPath(digest))) !== null;
+  }
+
+  /** A blob's bytes, or null when it is not stored. */
+  async readBlob(digest: string): Promise<Buffer | null> {
+    try {
+      return await readFile(this.blobPath(digest));
+    } catch (error) {
+      if (isMissing(error)) return null;
+      throw error;
+    }
+  }
+
+  /** Repository names under `prefix` (e.g. `<slug>/`), or all of them, sorted. */
+  async repositories(prefix = ''): Promise<string[]> {
+    const names: string[] = [];
+    const walk = async (relative: string): Promise<void> => {
+      const entries = await entriesOf(join(this.v2, 'repositories', relative));
+      if (entries.some((entry) => entry.isDirectory() && (entry.name === '_layers' || entry.name === '_manifests'))) {
+        if (isRepositoryName(relative)) names.push(relative);
+      }
+      for (const entry of entries) {
+        if (entry.isDirectory() && !entry.name.startsWith('_')) await walk(relative ? `${relative}/${entry.name}` : entry.name);
+      }
+    };
+    const scope = prefix.replace(/\/+$/, '');
+    await walk(scope);
+    return names.filter((name) => !scope || name.startsWith(`${scope}/`)).sort();
+  }
+
+  /** Digests of the manifests a repository holds (its revision links). */
+  async revisions(repository: string): Promise<string[]> {
+    const base = join(this.repositoryPath(repository), '_manifests', 'revisions', 'sha256');
+    const hexes = await directories(base);
+    const linked = await Promise.all(hexes.map(async (hex) => ((await fileSize(join(base, hex, 'link'))) === null ? null : `sha256:${hex}`)));
+    return linked.filter((digest): digest is string => digest !== null);
+  }
+
+  /** Each tag of a repository with the digest it points at. */
+  async tags(repository: string): Promise<Map<string, string>> {
+    const base = join(this.repositoryPath(repository), '_manifests', 'tags');
+    const tags = new Map<string, string>();
+    for (const tag of await directories(base)) {
+      const digest = await readFile(join(base, tag, 'current', 'link'), 'utf8').then(
+        (text) => text.trim(),
+        (error: unknown) => {
+          if (isMissing(error)) return null;
+          throw error;
+        },
+      );
+      if (digest !== null && isDigest(digest)) tags.set(tag, digest);
+    }
+    return tags;
+  }
+
+  /**
+   * garbage-collect fails ("Path not found") on a storage that has never held a repository or a
+   * blob; the registry creates both directories on the first push anyway.
+   */
+  async ensureLayout(): Promise<void> {
+    await mkdir(join(this.v2, 'repositories'), { recursive: true });
+    await mkdir(join(this.v2, 'blobs'), { recursive: true });
+  }
+
+  /** Deletes a repository's directory (links, tags, upload sessions); only safe while the registry is read-only. */
+  async removeRepository(repository: string): Promise<void> {
+    await rm(this.repositoryPath(repository), { recursive: true, force: true });
+  }
+
+  private repositoryPath(repository: string): string {
+    if (!isRepositoryName(repository)) throw new Error(`not a repository name: ${JSON.stringify(repository)}`);
+    return join(this.v2, 'repositories', ...repository.split('/'));
+  }
+
+  private blobPath(digest: string): string {
+    const match = /^sha256:([0-9a-f]{64})$/.exec(digest);
+    if (!match) throw new Error(`not a sha256 digest: ${JSON.stringify(digest)}`);
+    const hex = match[1]!;
+    return join(this.v2, 'blobs', 'sha256', hex.slice(0, 2), hex, 'data');
+  }
+}
+
+async function entriesOf(path: string): Promise<Dirent[]> {
+  try {
+    return await readdir(path, { withFileTypes: true });
+  } catch (error) {
+    if (isMissing(error)) return [];
+    throw error;
+  }
+}
+
+async function directories(path: string): Promise<string[]> {
+  return (await entriesOf(path)).filter((entry) => entry.isDirectory()).map((entry) => entry.name);
+}
+
+async function fileSize(path: string): Promise<number | null> {
+  try {
+    const stats = await stat(path);
+    return stats.isFile() ? stats.size : null;
+  } catch (error) {
+    if (isMissing(error)) return null;
+    throw error;
+  }
+}
+
+function isMissing(error: unknown): boolean {
+  return error instanceof Error && 'code' in error && (error.code === 'ENOENT' || error.code === 'ENOTDIR');
+}
