@@ -8,9 +8,11 @@ import './user.js';
 import './registry.js';
 import './credentials.js';
 import './namespace.js';
+import './gc-job.js';
 
 builder.queryType({});
 builder.mutationType({});
+builder.subscriptionType({});
 
 export const schema = builder.toSchema();
 

@@ -1,0 +1,194 @@
+import { GraphQLError } from 'graphql';
+import { requireRole, visibleRegistries } from '../auth/access.js';
+import { BackendUnavailableError, ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
+import { GcAlreadyRunningError } from '../gc/errors.js';
+import { isNewer, isTerminal } from '../gc/progress.js';
+import type { GcJob as GcJobRow } from '../generated/prisma/client.js';
+import type { NamespaceRole } from '../generated/prisma/enums.js';
+import type { Context } from '../context.js';
+import { findRegistryForAction } from './authorized-lookups.js';
+import { builder } from './builder.js';
+import { ErrorInterface } from './errors.js';
+import { decodeIdOf } from './global-id.js';
+import { Registry } from './registry.js';
+
+const GcStatusEnum = builder.enumType('GcStatus', {
+  description: 'QUEUED waits for the backend (one GC at a time); INTERRUPTED: berth stopped while it ran.',
+  values: ['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'INTERRUPTED'] as const,
+});
+
+export const GcJob = builder.prismaNode('GcJob', {
+  id: { field: 'id' },
+  // Tenancy as for Registry: node(id) answers null for a job of a registry the viewer cannot see.
+  nullable: true,
+  findUnique: (id, ctx) => ({ id, AND: [{ registry: visibleRegistries(ctx.viewer) }] }),
+  description: 'A garbage collection run: reclaims the storage of blobs no manifest references any more.',
+  fields: (t) => ({
+    registry: t.relation('registry'),
+    status: t.expose('status', { type: GcStatusEnum }),
+    phase: t.exposeString('phase', {
+      description: 'QUEUED, PREPARING, READ_ONLY, MARKING, SWEEPING, RESTORING, in this order; where the run is, or where it ended. A dry run skips READ_ONLY and RESTORING.',
+    }),
+    dryRun: t.exposeBoolean('dryRun'),
+    deleteUntagged: t.exposeBoolean('deleteUntagged'),
+    blobsTotal: t.exposeInt('blobsTotal', { description: 'Blobs stored in the backend when marking began (the sweep is backend-wide).' }),
+    blobsMarked: t.exposeInt('blobsMarked', { description: 'Blobs still referenced by a manifest.' }),
+    blobsDeleted: t.exposeInt('blobsDeleted', { description: 'Blobs verified gone; for a dry run, those a real run would delete.' }),
+    manifestsDeleted: t.exposeInt('manifestsDeleted', { description: 'Untagged manifests deleted (deleteUntagged); for a dry run, those it would delete.' }),
+    bytesFreed: t.field({
+      type: 'SafeInt',
+      description: 'On-disk size of the blobs verified gone after the sweep; for a dry run, of those a real run would delete.',
+      resolve: (job) => job.bytesFreed,
+    }),
+    percent: t.exposeFloat('percent', { description: 'Rises monotonically; 100 once the job has ended, however it ended.' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    startedAt: t.expose('startedAt', { type: 'DateTime', nullable: true }),
+    finishedAt: t.expose('finishedAt', { type: 'DateTime', nullable: true }),
+    error: t.exposeString('error', { nullable: true, description: 'Why it failed, was cancelled or was interrupted.' }),
+  }),
+});
+
+builder.prismaObjectField(Registry, 'gcJobs', (t) =>
+  t.relatedConnection(
+    'gcJobs',
+    {
+      cursor: 'id',
+      totalCount: true,
+      description: 'Garbage collection runs, newest first.',
+      query: () => ({ orderBy: [{ createdAt: 'desc' }, { id: 'desc' }] }),
+    },
+    { name: 'GcJobConnection' },
+    { name: 'GcJobEdge' },
+  ),
+);
+
+builder.objectType(GcAlreadyRunningError, {
+  name: 'GcAlreadyRunningError',
+  description: 'The registry already has a garbage collection queued or running: `job`.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (value) => value instanceof GcAlreadyRunningError,
+  fields: (t) => ({ job: t.field({ type: GcJob, resolve: (error) => error.job }) }),
+});
+
+builder.relayMutationField(
+  'startGarbageCollection',
+  {
+    inputFields: (t) => ({
+      registryId: t.id({ required: true }),
+      dryRun: t.boolean({ defaultValue: false, description: 'Report what a real run would delete and free, deleting nothing.' }),
+      deleteUntagged: t.boolean({
+        defaultValue: false,
+        description: "First delete the registry's manifests that no tag reaches (children of tagged indexes stay).",
+      }),
+    }),
+  },
+  {
+    description:
+      'Queues a garbage collection of the backend on behalf of a hosted registry (MAINTAINER) and returns the QUEUED job at once. ' +
+      'Pushes to every hosted registry fail with "registry in maintenance" during its short read-only window; pulls keep working.',
+    authScopes: { authenticated: true },
+    errors: { types: [ValidationError, NotFoundError, ForbiddenError, GcAlreadyRunningError, BackendUnavailableError] },
+    resolve: async (_root, { input }, ctx) => {
+      const registry = await findRegistryForAction(ctx, input.registryId, 'registryId', 'MAINTAINER');
+      if (registry.kind !== 'HOSTED' || registry.slug === null) {
+        throw new ValidationError('garbage collection reclaims the storage of hosted registries; this one is EXTERNAL', 'registryId');
+      }
+      if (!ctx.gc.supported) {
+        throw new BackendUnavailableError('garbage collection needs berth’s embedded registry; this berth uses an existing one (BERTH_REGISTRY_URL)');
+      }
+      const job = await ctx.gc.enqueue({
+        registryId: registry.id,
+        dryRun: input.dryRun ?? false,
+        deleteUntagged: input.deleteUntagged ?? false,
+        requestedById: ctx.viewer?.id ?? null,
+      });
+      return { job };
+    },
+  },
+  { outputFields: (t) => ({ job: t.field({ type: GcJob, resolve: (payload) => payload.job }) }) },
+);
+
+builder.relayMutationField(
+  'cancelGarbageCollection',
+  { inputFields: (t) => ({ id: t.id({ required: true }) }) },
+  {
+    description:
+      'Cancels a GC job (MAINTAINER). A queued job is CANCELLED at once; a running one stops at its next safe point and makes the ' +
+      'registry writable again, so the returned job may still be RUNNING (watch gcJobProgress).',
+    authScopes: { authenticated: true },
+    errors: { types: [NotFoundError, ForbiddenError, ConflictError] },
+    resolve: async (_root, { input }, ctx) => {
+      const job = await findGcJobForAction(ctx, input.id, 'id', 'MAINTAINER');
+      return { job: await ctx.gc.cancel(job.id) };
+    },
+  },
+  { outputFields: (t) => ({ job: t.field({ type: GcJob, resolve: (payload) => payload.job }) }) },
+);
+
+builder.subscriptionField('gcJobProgress', (t) =>
+  t.field({
+    type: GcJob,
+    description:
+      'The job as it is now, then an event on every phase change and at least once a second while its counts move; completes after ' +
+      'its terminal status. Members of the registry’s namespace only.',
+    authScopes: { authenticated: true },
+    args: { id: t.arg.id({ required: true }) },
+    subscribe: (_root, { id }, ctx) => gcJobProgress(ctx, id),
+    resolve: (job) => job,
+  }),
+);
+
+async function findGcJobForAction(ctx: Context, globalId: string, field: string, role: NamespaceRole) {
+  const notFound = `${field}: no GC job ${globalId}`;
+  const job = await ctx.db.gcJob.findFirst({
+    where: { id: decodeIdOf('GcJob', globalId, field), registry: visibleRegistries(ctx.viewer) },
+    include: { registry: { select: { namespaceId: true } } },
+  });
+  if (!job) throw new NotFoundError(notFound);
+  requireRole(ctx.viewer, job.registry.namespaceId, role, notFound);
+  return job;
+}
+
+/**
+ * Listens before reading the snapshot, so nothing published in between is lost; an event that the
+ * snapshot already contains is dropped as not newer. A missing or hidden job is refused up front,
+ * as a GraphQL error, before the stream starts.
+ */
+async function gcJobProgress(ctx: Context, globalId: string): Promise<AsyncIterable<GcJobRow>> {
+  let jobId: string;
+  try {
+    jobId = decodeIdOf('GcJob', globalId, 'id');
+  } catch {
+    throw notFound(globalId);
+  }
+  const live = ctx.pubsub.subscribe('gcJob:progress', jobId);
+  // The repeater starts listening on its first next(), not when it is created.
+  const first = live.next();
+  const snapshot = await ctx.db.gcJob.findFirst({ where: { id: jobId, registry: visibleRegistries(ctx.viewer) } });
+  if (!snapshot) {
+    await live.return();
+    throw notFound(globalId);
+  }
+  return (async function* stream() {
+    try {
+      let sent = snapshot;
+      yield sent;
+      let pending = first;
+      while (!isTerminal(sent.status)) {
+        const next = await pending;
+        if (next.done) return;
+        pending = live.next();
+        if (!isNewer(next.value, sent)) continue;
+        sent = next.value;
+        yield sent;
+      }
+    } finally {
+      await live.return();
+    }
+  })();
+}
+
+/** Subscriptions have no result union: a plain GraphQL error, which yoga passes on unmasked. */
+function notFound(globalId: string): GraphQLError {
+  return new GraphQLError(`id: no GC job ${globalId}`, { extensions: { code: 'NOT_FOUND' } });
+}
