@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type RunningBerth, startBerth } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
+import type { Services } from '../../src/context.js';
 import type { Db } from '../../src/db/client.js';
 import type { RegistryBackend } from '../../src/registry/backend.js';
 import type { BerthServer } from '../../src/server.js';
@@ -32,6 +33,8 @@ export interface Client {
 
 export interface TestApp {
   readonly db: Db;
+  /** berth's long-lived services (GC queue, maintenance state, …). */
+  readonly services: Services;
   readonly server: BerthServer;
   readonly registry: RegistryBackend;
   /** http://127.0.0.1:<port>, where berth listens. */
@@ -70,6 +73,7 @@ export function useTestApp(overrides: Record<string, string> = {}): TestApp {
     const { server } = berth;
     const adminUser = await database.db.user.create({ data: { name: 'admin', isAdmin: true } });
     app.db = database.db;
+    app.services = berth.services;
     app.server = server;
     app.registry = berth.services.registry;
     app.url = `http://127.0.0.1:${port}`;
