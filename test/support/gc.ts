@@ -106,7 +106,8 @@ export const GC_DELAY_ENV = 'BERTH_TEST_GC_DELAY_S';
 /**
  * A directory with a `docker-registry` that runs the real one, except that `garbage-collect` first
  * sleeps `$BERTH_TEST_GC_DELAY_S` seconds: put it first on PATH to hold a run inside its read-only
- * window. The sleep does not hold the output pipes, so killing the shim ends the run at once.
+ * window. The sleep does not hold the output pipes and goes with the shim on SIGTERM, so a cancel
+ * ends the run at once.
  */
 export async function slowGarbageCollectShim(dir: string): Promise<string> {
   const path = (process.env['PATH'] ?? '').split(':').filter((entry) => entry !== dir).join(':');
@@ -115,7 +116,17 @@ export async function slowGarbageCollectShim(dir: string): Promise<string> {
   const shim = join(dir, 'docker-registry');
   await writeFile(
     shim,
-    `#!/bin/sh\nif [ "$1" = garbage-collect ] && [ -n "$${GC_DELAY_ENV}" ]; then\n  sleep "$${GC_DELAY_ENV}" </dev/null >/dev/null 2>&1 &\n  wait $!\nfi\nexec ${real} "$@"\n`,
+    [
+      '#!/bin/sh',
+      `if [ "$1" = garbage-collect ] && [ -n "$${GC_DELAY_ENV}" ]; then`,
+      `  sleep "$${GC_DELAY_ENV}" </dev/null >/dev/null 2>&1 &`,
+      '  pid=$!',
+      "  trap 'kill $pid; exit 143' TERM",
+      '  wait $pid',
+      'fi',
+      `exec ${real} "$@"`,
+      '',
+    ].join('\n'),
   );
   await chmod(shim, 0o755);
   return dir;
