@@ -6,6 +6,9 @@ import { grantedAccess, type RegistrySubject, registriesForScopes } from './acce
 import { isRobotUsername } from './robot-accounts.js';
 import { parseScopes } from './scope.js';
 
+/** A GC window lasts seconds; clients may retry a refused push after this long. */
+const MAINTENANCE_RETRY_AFTER_S = 10;
+
 /** `lastUsedAt` of robot accounts is for people auditing them; writing it once a minute is enough. */
 const LAST_USED_RESOLUTION_MS = 60_000;
 
@@ -14,7 +17,7 @@ const LAST_USED_RESOLUTION_MS = 60_000;
  * after the registry's 401 challenge, with Basic credentials or none: a user name with an API
  * token, or a registry's robot account (`robot$<slug>`) with its password.
  */
-export function tokenRoute({ db, registry }: Pick<Services, 'db' | 'registry'>, limiter = new FailureLimiter()) {
+export function tokenRoute({ db, registry, maintenance }: Pick<Services, 'db' | 'registry' | 'maintenance'>, limiter = new FailureLimiter()) {
   return async (request: Request, remoteAddress: string): Promise<Response> => {
     if (request.method !== 'GET') return errorResponse(405, 'UNSUPPORTED', 'use GET');
     const url = new URL(request.url);
@@ -38,6 +41,13 @@ export function tokenRoute({ db, registry }: Pick<Services, 'db' | 'registry'>, 
     limiter.recordSuccess(limitKey);
     const requested = parseScopes(url.searchParams.getAll('scope'));
     const access = grantedAccess(subject, requested, await registriesForScopes(db, requested));
+    // Refused outright rather than left out of the grant: the registry would turn a smaller grant
+    // into a bare insufficient_scope. 401 because docker and skopeo show the error body of a 401
+    // from the token endpoint and only the status code of anything else.
+    const refusal = maintenance.refusal;
+    if (refusal !== null && access.some((grant) => grant.actions.some((action) => action === 'push' || action === 'delete'))) {
+      return errorResponse(401, 'DENIED', refusal, { 'retry-after': String(MAINTENANCE_RETRY_AFTER_S) });
+    }
     const signed = await registry.signer.sign(subject.kind === 'anonymous' ? '' : subject.name, access);
     return Response.json({
       token: signed.token,

@@ -82,3 +82,23 @@ describe('skopeo through the token endpoint', () => {
     await expect(skopeoCopy(layout.reference, target, { destinationCreds: 'owner:wrong-password' })).rejects.toThrow(/unauthorized|invalid username/i);
   });
 });
+
+describe('during a maintenance window (garbage collection)', () => {
+  it('refuses push and delete with the reason, keeps pulls working, and lifts when the window ends', async () => {
+    app.services.maintenance.begin({ reason: 'garbage collection is running', jobId: 'test' });
+    try {
+      const push = await requestToken([`repository:${slug}/app:pull,push`], `owner:${owner.token}`);
+      expect(push.status).toBe(401);
+      expect(push.body.errors).toEqual([{ code: 'DENIED', message: 'registry in maintenance: garbage collection is running' }]);
+      const pull = await requestToken([`repository:${slug}/app:pull`], `viewer:${viewer.token}`);
+      expect(pull.access?.[0]?.actions).toEqual(['pull']);
+      const layout = await writeOciLayout(path.join(scratch, 'window'), 'w', buildImage());
+      await expect(skopeoCopy(layout.reference, `docker://${registryHost}/${slug}/app:window`, { destinationCreds: `owner:${owner.token}` })).rejects.toThrow(
+        /registry in maintenance/,
+      );
+    } finally {
+      app.services.maintenance.end();
+    }
+    expect((await requestToken([`repository:${slug}/app:push`], `owner:${owner.token}`)).access?.[0]?.actions).toEqual(['push']);
+  });
+});
