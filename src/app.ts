@@ -7,25 +7,33 @@ import { BackendMaintenance } from './gc/maintenance.js';
 import { GcQueue } from './gc/queue.js';
 import { createBerthPubSub } from './pubsub.js';
 import { openRegistryBackend } from './registry/backend.js';
+import { RegistryContentCache } from './registry/loaders.js';
+import { type ActivityReconciler, startActivityReconciler } from './registry/reconcile.js';
 import { createBerthServer, type BerthServer } from './server.js';
 
 export interface RunningBerth {
   readonly services: Services;
   readonly server: BerthServer;
+  readonly reconciler: ActivityReconciler;
   close(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** How often the activity index is reconciled with the registry. @default 5 minutes */
+  reconcileIntervalMs?: number;
 }
 
 /**
  * Everything berth runs, started in order (registry backend, then the API) and stopped in
  * reverse. main.ts adds the process concerns (migrations, the bootstrap admin, signals).
  */
-export async function startBerth(config: Config, db: Db, log: Logger): Promise<RunningBerth> {
+export async function startBerth(config: Config, db: Db, log: Logger, options: StartOptions = {}): Promise<RunningBerth> {
   const registry = await openRegistryBackend(config, log);
   const pubsub = createBerthPubSub();
   const maintenance = new BackendMaintenance();
   // The lease owner must name this instance the same way after a restart: its host and data dir.
   const gc = new GcQueue({ db, log, pubsub, registry, maintenance }, { owner: `${hostname()}:${config.dataDir}` });
-  const services: Services = { config, db, log, registry, pubsub, gc, maintenance };
+  const services: Services = { config, db, log, registry, pubsub, gc, maintenance, contentCache: new RegistryContentCache() };
   const server = createBerthServer(services);
   try {
     // Recovery first: a GC that a crash cut short may have left the registry read-only.
@@ -36,10 +44,14 @@ export async function startBerth(config: Config, db: Db, log: Logger): Promise<R
     await registry.close();
     throw error;
   }
+  // After listen: notifications reach the hook from now on, so the first pass catches what came before.
+  const reconciler = startActivityReconciler(services, { intervalMs: options.reconcileIntervalMs });
   return {
     services,
     server,
+    reconciler,
     close: async () => {
+      await reconciler.stop();
       await server.close();
       await gc.stop();
       await registry.close();

@@ -5,7 +5,9 @@ import type { Db } from './db/client.js';
 import type { BackendMaintenance } from './gc/maintenance.js';
 import type { GcQueue } from './gc/queue.js';
 import type { PubSub } from './pubsub.js';
+import type { ActivityLoaders } from './registry/activity.js';
 import type { RegistryBackend } from './registry/backend.js';
+import type { RegistryContentCache, RegistryLoaders } from './registry/loaders.js';
 
 /** What lives as long as the server: created once in server.ts. */
 export interface Services {
@@ -18,9 +20,13 @@ export interface Services {
   readonly gc: GcQueue;
   /** Whether the backend is in a read-only maintenance window (GC), and why. */
   readonly maintenance: BackendMaintenance;
+  /** Manifests and configs fetched by digest, shared by every request's loaders. */
+  readonly contentCache: RegistryContentCache;
 }
 
 /** The GraphQL context: one per request (or per subscription event), never shared between viewers. */
 export interface Context extends Services {
   readonly viewer: Viewer | null;
+  readonly loaders: RegistryLoaders;
+  readonly activity: ActivityLoaders;
 }

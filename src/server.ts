@@ -2,12 +2,15 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { type ExecutionArgs, GraphQLError } from 'graphql';
-import { createYoga, maskError, type Plugin, useReadinessCheck, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, isAsyncIterable, maskError, type Plugin, useReadinessCheck, type YogaServerInstance } from 'graphql-yoga';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { viewerFromAuthorization } from './auth/viewer.js';
 import type { Context, Services } from './context.js';
+import { createActivityLoaders } from './registry/activity.js';
 import { RegistryUnavailableError } from './registry/errors.js';
+import { createRegistryLoaders } from './registry/loaders.js';
+import { registryHookRoute } from './registry/notifications.js';
 import { tokenRoute } from './registry/token-service.js';
 import { schema } from './schema/index.js';
 
@@ -50,7 +53,12 @@ export function createBerthServer(services: Services): BerthServer {
     context: async ({ request, connectionParams }) => {
       // Over graphql-ws there is no Request: the token comes in the connection_init payload.
       const authorization = (request as Request | undefined)?.headers.get('authorization') ?? stringParam((connectionParams as Record<string, unknown> | undefined)?.['authorization']);
-      return { ...services, viewer: await viewerFromAuthorization(db, authorization) };
+      return {
+        ...services,
+        viewer: await viewerFromAuthorization(db, authorization),
+        loaders: createRegistryLoaders(services.registry.client, services.contentCache),
+        activity: createActivityLoaders(db),
+      };
     },
     plugins: [
       useReadinessCheck({
@@ -60,7 +68,8 @@ export function createBerthServer(services: Services): BerthServer {
           return true;
         },
       }),
-      useRoutes({ '/auth/token': tokenRoute(services) }),
+      useRoutes({ '/auth/token': tokenRoute(services), '/hooks/registry': registryHookRoute(services) }),
+      useBackendCallsExtension(),
     ],
   });
 
@@ -146,6 +155,26 @@ function useRoutes(routes: Record<string, Route>): Plugin {
       if (!route) return;
       const { req } = serverContext as { req?: IncomingMessage };
       endResponse(await route(request, req?.socket.remoteAddress ?? 'unknown'));
+    },
+  };
+}
+
+/**
+ * With the header `x-berth-debug: calls`, a result carries `extensions.backendCalls`: the registry
+ * calls the operation made, so batching can be checked from outside.
+ */
+function useBackendCallsExtension(): Plugin<Context> {
+  return {
+    onExecute({ args }) {
+      const { request, loaders } = args.contextValue;
+      if (request?.headers.get('x-berth-debug') !== 'calls') return;
+      const { calls } = loaders;
+      return {
+        onExecuteDone({ result, setResult }) {
+          if (isAsyncIterable(result)) return;
+          setResult({ ...result, extensions: { ...result.extensions, backendCalls: calls.summary() } });
+        },
+      };
     },
   };
 }
