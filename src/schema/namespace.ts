@@ -3,6 +3,7 @@ import { roleIn } from '../auth/viewer.js';
 import { isUniqueViolation } from '../db/errors.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
 import { slugProblem } from '../registry/slug.js';
+import { registryUsage } from '../registry/usage.js';
 import { requireDisplayName } from '../validation.js';
 import { builder } from './builder.js';
 import { findNamespaceForAction } from './authorized-lookups.js';
@@ -40,6 +41,16 @@ export const Namespace = builder.prismaNode('Namespace', {
       },
       query: ({ kind, orderBy }) => ({ where: kind ? { kind } : {}, orderBy: registryOrderBy(orderBy) }),
     }, { name: 'RegistryConnection' }, { name: 'RegistryEdge' }),
+    storageBytes: t.field({
+      type: 'SafeInt',
+      nullable: true,
+      description: 'The sum of its hosted registries’ storage (each deduplicated within its registry).',
+      select: { registries: { where: { kind: 'HOSTED' }, select: { slug: true } } },
+      resolve: async (namespace, _args, ctx) => {
+        const usages = await Promise.all(namespace.registries.map((registry) => registryUsage(ctx.loaders, registry.slug!)));
+        return usages.reduce((total, usage) => total + usage.bytes, 0);
+      },
+    }),
     members: t.relatedConnection('memberships', {
       cursor: 'id',
       totalCount: true,

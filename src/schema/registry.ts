@@ -2,14 +2,17 @@ import { visibleRegistries } from '../auth/access.js';
 import { roleIn } from '../auth/viewer.js';
 import { isUniqueViolation } from '../db/errors.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
+import type { Context } from '../context.js';
 import type { Db } from '../db/client.js';
 import { generateRobotCredentials } from '../registry/robot-accounts.js';
 import { slugProblem } from '../registry/slug.js';
+import { registryUsage } from '../registry/usage.js';
 import { requireDisplayName, requirePositiveBytes } from '../validation.js';
 import { builder } from './builder.js';
 import { findNamespaceForAction, findRegistryForAction } from './authorized-lookups.js';
 import { IssuedCredentials } from './credentials.js';
 import { OrderDirection, prismaDirection } from './ordering.js';
+import { connectionComplexity, findRepository, RepositoryOrder, RepositoryRef, repositoryConnection } from './repository.js';
 
 export const RegistryKindEnum = builder.enumType('RegistryKind', {
   description: 'HOSTED: berth runs it on its backend. EXTERNAL: a connection to an outside V2 registry.',
@@ -35,9 +38,22 @@ export function registryOrderBy(order: { field: 'NAME' | 'CREATED_AT'; direction
   return [{ [column]: direction }, { id: direction }];
 }
 
-const Quota = builder.objectRef<{ limitBytes: bigint }>('Quota').implement({
-  fields: (t) => ({ limitBytes: t.field({ type: 'SafeInt', resolve: (quota) => quota.limitBytes }) }),
+const Quota = builder.objectRef<{ limitBytes: bigint; slug: string | null }>('Quota').implement({
+  fields: (t) => ({
+    limitBytes: t.field({ type: 'SafeInt', resolve: (quota) => quota.limitBytes }),
+    usedBytes: t.field({
+      type: 'SafeInt',
+      nullable: true,
+      description: 'What the registry stores now (see Registry.storageBytes).',
+      resolve: async (quota, _args, ctx) => (quota.slug === null ? null : (await registryUsage(ctx.loaders, quota.slug)).bytes),
+    }),
+  }),
 });
+
+/** Hosted content only: berth does not read EXTERNAL registries' content yet. */
+function hostedUsage(registry: { kind: 'HOSTED' | 'EXTERNAL'; slug: string | null }, ctx: Context) {
+  return registry.kind === 'HOSTED' && registry.slug !== null ? registryUsage(ctx.loaders, registry.slug) : null;
+}
 
 export const Registry = builder.prismaNode('Registry', {
   id: { field: 'id' },
@@ -62,8 +78,48 @@ export const Registry = builder.prismaNode('Registry', {
       type: Quota,
       nullable: true,
       description: 'Null when the registry has no storage limit.',
-      select: { quotaBytes: true },
-      resolve: (registry) => (registry.quotaBytes === null ? null : { limitBytes: registry.quotaBytes }),
+      select: { quotaBytes: true, kind: true, slug: true },
+      resolve: (registry) =>
+        registry.quotaBytes === null ? null : { limitBytes: registry.quotaBytes, slug: registry.kind === 'HOSTED' ? registry.slug : null },
+    }),
+    storageBytes: t.field({
+      type: 'SafeInt',
+      nullable: true,
+      description: 'Everything stored under its slug, each blob counted once. Null for EXTERNAL.',
+      resolve: async (registry, _args, ctx) => (await hostedUsage(registry, ctx))?.bytes ?? null,
+    }),
+    repositoryCount: t.int({
+      nullable: true,
+      description: 'Repositories holding at least one tag. Null for EXTERNAL.',
+      resolve: async (registry, _args, ctx) => (await hostedUsage(registry, ctx))?.repositories ?? null,
+    }),
+    imageCount: t.int({
+      nullable: true,
+      description: 'Distinct tagged manifests, counted per repository. Null for EXTERNAL.',
+      resolve: async (registry, _args, ctx) => (await hostedUsage(registry, ctx))?.images ?? null,
+    }),
+    lastPushedAt: t.expose('lastPushedAt', { type: 'DateTime', nullable: true, description: 'The newest push into any of its repositories.' }),
+    repositories: t.connection(
+      {
+        type: RepositoryRef,
+        nullable: true,
+        complexity: connectionComplexity,
+        description: 'Its repositories that hold a tag. Null with a NOT_SUPPORTED error for EXTERNAL.',
+        args: {
+          query: t.arg.string({ description: 'Keeps names containing this text, in any case.' }),
+          orderBy: t.arg({ type: RepositoryOrder }),
+        },
+        resolve: (registry, args, ctx) => repositoryConnection(ctx, registry, args),
+      },
+      { name: 'RepositoryConnection', fields: (c) => ({ totalCount: c.int({ resolve: (connection) => connection.totalCount }) }) },
+      { name: 'RepositoryEdge' },
+    ),
+    repository: t.field({
+      type: RepositoryRef,
+      nullable: true,
+      description: 'A repository by its name inside the registry. Null with a NOT_SUPPORTED error for EXTERNAL.',
+      args: { name: t.arg.string({ required: true }) },
+      resolve: (registry, { name }, ctx) => findRepository(ctx, registry, name),
     }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),

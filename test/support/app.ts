@@ -5,11 +5,12 @@ import { issueApiToken } from '../../src/auth/api-tokens.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { type RunningBerth, startBerth } from '../../src/app.js';
+import { type RunningBerth, type StartOptions, startBerth } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import type { Services } from '../../src/context.js';
 import type { Db } from '../../src/db/client.js';
 import type { RegistryBackend } from '../../src/registry/backend.js';
+import type { ActivityReconciler } from '../../src/registry/reconcile.js';
 import type { BerthServer } from '../../src/server.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { freePort } from './registry-process.js';
@@ -37,6 +38,8 @@ export interface TestApp {
   readonly services: Services;
   readonly server: BerthServer;
   readonly registry: RegistryBackend;
+  /** The activity index reconciler berth started; `runNow()` reconciles at once. */
+  readonly reconciler: ActivityReconciler;
   /** http://127.0.0.1:<port>, where berth listens. */
   readonly url: string;
   readonly dataDir: string;
@@ -52,7 +55,7 @@ let userCounter = 0;
  * berth for one test file, as it runs in production: a fresh database, its own data directory and
  * embedded registry, listening on a free port. GraphQL requests go through yoga.fetch in-process.
  */
-export function useTestApp(overrides: Record<string, string> = {}): TestApp {
+export function useTestApp(overrides: Record<string, string> = {}, options: StartOptions = {}): TestApp {
   let database: TestDatabase;
   let berth: RunningBerth;
   let dataDir: string;
@@ -69,13 +72,14 @@ export function useTestApp(overrides: Record<string, string> = {}): TestApp {
       BERTH_REGISTRY_PORT: String(await freePort()),
       ...overrides,
     });
-    berth = await startBerth(config, database.db, pino({ level: process.env['BERTH_TEST_LOG_LEVEL'] ?? 'silent' }));
+    berth = await startBerth(config, database.db, pino({ level: process.env['BERTH_TEST_LOG_LEVEL'] ?? 'silent' }), options);
     const { server } = berth;
     const adminUser = await database.db.user.create({ data: { name: 'admin', isAdmin: true } });
     app.db = database.db;
     app.services = berth.services;
     app.server = server;
     app.registry = berth.services.registry;
+    app.reconciler = berth.reconciler;
     app.url = `http://127.0.0.1:${port}`;
     app.dataDir = dataDir;
     app.admin = client(server, adminUser.id, await issueApiToken(database.db, adminUser.id, 'test'));

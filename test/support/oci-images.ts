@@ -22,6 +22,8 @@ export interface TestBlob {
   digest: string;
   size: number;
   bytes: Buffer;
+  /** Layers only: the digest of the uncompressed tar, as the config's rootfs lists it. */
+  diffId?: string;
 }
 
 export interface TestImage {
@@ -54,6 +56,8 @@ export interface ImageOptions {
   layerBytes?: number;
   /** @default now */
   created?: string;
+  /** Layers of another image to build on (shared blobs), before this image's own new layers. */
+  baseLayers?: TestBlob[];
 }
 
 export function sha256Digest(bytes: Uint8Array): string {
@@ -67,15 +71,15 @@ export function buildImage(options: ImageOptions = {}): TestImage {
   const tars = Array.from({ length: layerCount }, (_, i) =>
     tarArchive([{ name: `layer-${i}/random.bin`, content: randomBytes(layerBytes) }]),
   );
-  const layers = tars.map((tar) => blob(layerMediaType, gzipSync(tar)));
+  const layers = [...(options.baseLayers ?? []), ...tars.map((tar) => ({ ...blob(layerMediaType, gzipSync(tar)), diffId: sha256Digest(tar) }))];
   const configJson = {
     created,
     architecture: platform.architecture,
     os: platform.os,
     ...(platform.variant ? { variant: platform.variant } : {}),
     config: { Cmd: ['/bin/true'], Env: ['PATH=/usr/bin:/bin'] },
-    rootfs: { type: 'layers', diff_ids: tars.map(sha256Digest) },
-    history: tars.map((_, i) => ({ created, created_by: `berth test layer ${i}` })),
+    rootfs: { type: 'layers', diff_ids: layers.map((layer) => layer.diffId) },
+    history: layers.map((_, i) => ({ created, created_by: `berth test layer ${i}` })),
   };
   const config = blob(flavor === 'oci' ? MediaType.ociConfig : MediaType.dockerConfig, Buffer.from(JSON.stringify(configJson)));
   const mediaType = flavor === 'oci' ? MediaType.ociManifest : MediaType.dockerManifest;

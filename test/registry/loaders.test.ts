@@ -1,0 +1,98 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type Client, useTestApp } from '../support/app.js';
+import { executeCountingCalls } from '../support/content.js';
+import { createNamespace, createRegistry } from '../support/fixtures.js';
+import { buildImage, pushArtifact } from '../support/oci-images.js';
+
+const app = useTestApp();
+
+const REGISTRIES = 3;
+const REPOSITORIES = 10;
+const TAGS = 5;
+
+let owner: Client;
+let namespace: { id: string; slug: string };
+
+beforeAll(async () => {
+  owner = await app.user('owner');
+  namespace = await createNamespace(owner);
+  for (let r = 0; r < REGISTRIES; r += 1) {
+    const { slug } = await createRegistry(owner, namespace.id, { quotaBytes: 1_000_000_000 });
+    await Promise.all(
+      Array.from({ length: REPOSITORIES }, async (_, i) => {
+        for (let t = 0; t < TAGS; t += 1) await pushArtifact(app.registry.client, `${slug}/repo${i}`, `v${t}`, buildImage());
+      }),
+    );
+  }
+});
+
+/** Every field of the content graph, three registries deep. */
+const NESTED = /* GraphQL */ `
+  query ($slug: String!) {
+    namespace(slug: $slug) {
+      storageBytes
+      registries(first: 3) {
+        nodes {
+          name storageBytes repositoryCount imageCount lastPushedAt quota { usedBytes }
+          repositories(first: 10) {
+            totalCount
+            nodes {
+              id name path tagCount imageCount sizeBytes lastPushedAt
+              images(first: 5) { totalCount nodes { id digest } }
+              tags(first: 5) {
+                totalCount
+                nodes {
+                  id name digest sizeBytes pushedAt pulledAt signed
+                  image {
+                    id digest mediaType sizeBytes pushedAt pulledAt signed createdAt os architecture configDigest
+                    tags { name }
+                    layers { digest mediaType sizeBytes }
+                    platforms { digest os architecture variant sizeBytes }
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+`;
+
+describe('batching registry calls', () => {
+  it('makes one catalog walk, one tag list per repository and one fetch per manifest and config', async () => {
+    const { data, errors, extensions } = await executeCountingCalls(app, owner.token!, NESTED, { slug: namespace.slug });
+    expect(errors).toBeUndefined();
+    const registries = data.namespace.registries.nodes;
+    expect(registries).toHaveLength(REGISTRIES);
+    for (const registry of registries) {
+      expect(registry).toMatchObject({ repositoryCount: REPOSITORIES, imageCount: REPOSITORIES * TAGS });
+      expect(registry.repositories.nodes).toHaveLength(REPOSITORIES);
+      for (const repository of registry.repositories.nodes) expect(repository.tags.nodes).toHaveLength(TAGS);
+    }
+    const images = REGISTRIES * REPOSITORIES * TAGS;
+    expect(extensions?.backendCalls).toEqual({
+      total: 1 + REGISTRIES * REPOSITORIES + 2 * images,
+      catalog: 1,
+      tags: REGISTRIES * REPOSITORIES,
+      manifests: images,
+      configs: images,
+      repeated: 0,
+    });
+  });
+
+  it('asks again for what can change in the next request, but not for configs fetched by digest', async () => {
+    const { extensions } = await executeCountingCalls(app, owner.token!, NESTED, { slug: namespace.slug });
+    const images = REGISTRIES * REPOSITORIES * TAGS;
+    expect(extensions?.backendCalls).toMatchObject({ catalog: 1, tags: REGISTRIES * REPOSITORIES, manifests: images, configs: 0, repeated: 0 });
+  });
+
+  it('reports the calls only when asked to', async () => {
+    const response = await app.server.yoga.fetch('http://berth.test/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${owner.token}` },
+      body: JSON.stringify({ query: '{ viewer { name } }' }),
+    });
+    expect(await response.json()).toEqual({ data: { viewer: { name: 'owner' } } });
+  });
+});

@@ -1,0 +1,86 @@
+import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import type { Db } from '../../src/db/client.js';
+import type { TagActivity } from '../../src/generated/prisma/client.js';
+import { RegistryClient } from '../../src/registry/client.js';
+import { EmbeddedRegistry } from '../../src/registry/embedded.js';
+import type { BackendCallSummary } from '../../src/registry/loaders.js';
+import type { Data, TestApp } from './app.js';
+import { blobsOf, type TestArtifact } from './oci-images.js';
+import { freePort } from './registry-process.js';
+
+/** Polls `probe` until it returns something (not null, undefined or false), or fails after `timeoutMs`. */
+export async function eventually<T>(probe: () => Promise<T | null | undefined | false>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== null && value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`nothing after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Resolves once the registry's notification of the push of `repository:tag` has been recorded. */
+export function recordedPush(db: Db, repository: string, tag: string): Promise<TagActivity> {
+  return eventually(() => db.tagActivity.findFirst({ where: { repository, tag, pushedAt: { not: null } } }));
+}
+
+/**
+ * What an artifact adds to storage: its manifest, its children's manifests, configs and layers,
+ * digest → size, so tests can add several up and count each blob once.
+ */
+export function storedBlobs(artifact: TestArtifact): Map<string, number> {
+  const blobs = new Map<string, number>([[artifact.digest, artifact.manifest.length]]);
+  if (artifact.kind === 'index') for (const child of artifact.children) blobs.set(child.digest, child.manifest.length);
+  for (const blob of blobsOf(artifact)) blobs.set(blob.digest, blob.size);
+  return blobs;
+}
+
+/** Bytes of the union of several artifacts' blobs (each counted once). */
+export function dedupedBytes(...artifacts: TestArtifact[]): number {
+  const union = new Map<string, number>();
+  for (const artifact of artifacts) for (const [digest, size] of storedBlobs(artifact)) union.set(digest, size);
+  return [...union.values()].reduce((total, size) => total + size, 0);
+}
+
+/** A GraphQL request as `token` with `x-berth-debug: calls`, returning data, errors and the backend calls it made. */
+export async function executeCountingCalls(app: TestApp, token: string, query: string, variables?: Record<string, unknown>) {
+  const response = await app.server.yoga.fetch('http://berth.test/graphql', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'x-berth-debug': 'calls' },
+    body: JSON.stringify({ query, variables }),
+  });
+  return (await response.json()) as { data?: Data; errors?: { message: string }[]; extensions?: { backendCalls?: BackendCallSummary } };
+}
+
+/**
+ * A second registry process over berth's own storage that notifies nobody: what it stores reaches
+ * berth only through the reconcile, as after a registry restart that lost its queued events.
+ */
+export async function startSilentRegistry(app: TestApp): Promise<{ client: RegistryClient; stop(): Promise<void> }> {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'berth-silent-'));
+  // The storage root appears with the first push; the link must not dangle before that.
+  await mkdir(path.join(app.dataDir, 'registry'), { recursive: true });
+  await symlink(path.join(app.dataDir, 'registry'), path.join(dataDir, 'registry'));
+  const deadPort = await freePort();
+  const registry = new EmbeddedRegistry({
+    port: await freePort(),
+    dataDir,
+    tokenRealm: `http://127.0.0.1:${deadPort}/auth/token`,
+    hookUrl: `http://127.0.0.1:${deadPort}/hooks/registry`,
+    hookSecret: 'nobody-listens-0123456789abcdef',
+    signer: app.registry.signer,
+    logger: pino({ level: process.env['BERTH_TEST_LOG_LEVEL'] ?? 'silent' }),
+    stopGraceMs: 5_000,
+  });
+  await registry.start();
+  return {
+    client: new RegistryClient({ baseUrl: registry.url, signer: app.registry.signer }),
+    stop: async () => {
+      await registry.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
