@@ -38,11 +38,12 @@ export interface ActivityDeps {
  * repositories outside every hosted registry's slug are dropped. Recording is idempotent, so the
  * registry may deliver an envelope again after a failure.
  */
-export async function recordRegistryEvents({ db, pubsub, contentCache }: ActivityDeps, events: readonly ActivityEvent[]): Promise<number> {
+export async function recordRegistryEvents({ db, pubsub, contentCache }: ActivityDeps, events: readonly ActivityEvent[]): Promise<void> {
+  // Most deliveries hold only blob traffic and berth's own reads, which the hook has filtered out.
+  if (events.length === 0) return;
   const slugs = [...new Set(events.map((event) => slugOf(event.repository)))];
   const registries = await db.registry.findMany({ where: { kind: 'HOSTED', slug: { in: slugs } }, select: { id: true, slug: true } });
   const registryBySlug = new Map(registries.map((registry) => [registry.slug!, registry.id]));
-  let recorded = 0;
   for (const event of events) {
     const registryId = registryBySlug.get(slugOf(event.repository));
     if (registryId === undefined || !event.repository.includes('/')) continue;
@@ -55,9 +56,7 @@ export async function recordRegistryEvents({ db, pubsub, contentCache }: Activit
       digest: event.digest,
       at: event.at,
     });
-    recorded += 1;
   }
-  return recorded;
 }
 
 type Tx = Prisma.TransactionClient;

@@ -5,7 +5,7 @@ import type { RegistryBackend } from './backend.js';
 import { createRegistryLoaders, type RegistryContentCache, type RegistryLoaders } from './loaders.js';
 import { listRepositories, loadManifest } from './usage.js';
 
-export const DEFAULT_RECONCILE_INTERVAL_MS = 5 * 60_000;
+const DEFAULT_RECONCILE_INTERVAL_MS = 5 * 60_000;
 
 export interface ReconcileDeps {
   db: Db;

@@ -25,13 +25,13 @@ export const RepositoryRef = builder.objectRef<RepositoryRecord>('Repository');
  * The content fields of an EXTERNAL registry answer null with this error: berth does not read
  * outside registries' content yet, and an empty list would claim they hold nothing.
  */
-export function hostedSlug(registry: Pick<RegistryRow, 'kind' | 'slug'>): string {
+function hostedSlug(registry: Pick<RegistryRow, 'kind' | 'slug'>): string {
   if (registry.kind === 'HOSTED' && registry.slug !== null) return registry.slug;
   throw new GraphQLError('berth does not browse the content of EXTERNAL registries yet', { extensions: { code: 'NOT_SUPPORTED' } });
 }
 
 /** A hosted registry by database ID, if the viewer may see it; the entry point of node(id) for content. */
-export async function visibleHostedRegistry(ctx: Context, registryId: string): Promise<RegistryRow | null> {
+async function visibleHostedRegistry(ctx: Context, registryId: string): Promise<RegistryRow | null> {
   return ctx.db.registry.findFirst({ where: { id: registryId, kind: 'HOSTED', ...visibleRegistries(ctx.viewer) } });
 }
 
@@ -68,7 +68,7 @@ type Direction = 'ASC' | 'DESC';
  * Sorts by `value` in `direction`, unknown values (null) last either way, ties by `name` ascending,
  * so that pages stay stable between requests.
  */
-export function sortedBy<T>(items: readonly T[], direction: Direction, value: (item: T) => string | number | null, name: (item: T) => string): T[] {
+function sortedBy<T>(items: readonly T[], direction: Direction, value: (item: T) => string | number | null, name: (item: T) => string): T[] {
   const sign = direction === 'ASC' ? 1 : -1;
   const keyed = items.map((item) => ({ item, value: value(item), name: name(item) }));
   keyed.sort((a, b) => {
@@ -86,7 +86,7 @@ export function sortedBy<T>(items: readonly T[], direction: Direction, value: (i
  * One page of a list berth sorted itself (the V2 API neither sorts nor pages), with totalCount.
  * `toNode` turns the page's items into nodes; an item that turns into null (deleted meanwhile) is left out.
  */
-export async function pageOf<T, N>(args: DefaultConnectionArguments, sorted: readonly T[], toNode: (item: T) => Promise<N | null> | N | null) {
+async function pageOf<T, N>(args: DefaultConnectionArguments, sorted: readonly T[], toNode: (item: T) => Promise<N | null> | N | null) {
   const page = resolveArrayConnection({ args }, sorted);
   const edges = await Promise.all(
     page.edges.map(async (edge) => {
