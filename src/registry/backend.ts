@@ -10,6 +10,12 @@ import { RegistryTokenSigner } from './token-signer.js';
 export const TOKEN_SERVICE = 'berth-registry';
 export const TOKEN_ISSUER = 'berth';
 
+/**
+ * The `sub` of the tokens berth mints for its own calls; the registry reports it as the actor of
+ * their events. '$' keeps it apart from every user name and robot account.
+ */
+export const BERTH_SUBJECT = 'berth$';
+
 /** The V2 backend berth manages: the embedded registry (or an existing one), and how berth talks to it. */
 export interface RegistryBackend {
   readonly client: RegistryClient;
@@ -38,6 +44,6 @@ export async function openRegistryBackend(config: Config, log: Logger): Promise<
         logger: log.child({ component: 'registry' }),
       });
   await embedded?.start();
-  const client = new RegistryClient({ baseUrl: config.registry.url ?? embedded!.url, signer });
+  const client = new RegistryClient({ baseUrl: config.registry.url ?? embedded!.url, signer, subject: BERTH_SUBJECT });
   return { client, signer, embedded, hookSecret, close: async () => embedded?.stop() };
 }

@@ -3,14 +3,9 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Services } from '../context.js';
 import { type ActivityEvent, recordRegistryEvents } from './activity.js';
+import { BERTH_SUBJECT } from './backend.js';
 import { MANIFEST_MEDIA_TYPES } from './manifest.js';
 
-/**
- * berth's own RegistryClient signs its tokens with this subject (its default), and the registry
- * reports it as `actor.name`. Every manifest berth reads is a pull to the registry; those must
- * not count as pulls.
- */
-const BERTH_ACTOR = 'berth';
 
 const envelopeSchema = z.object({ events: z.array(z.unknown()) });
 
@@ -67,11 +62,14 @@ function activityEvent(raw: unknown, log: Logger): ActivityEvent[] {
   switch (event.action) {
     case 'push':
       return isManifest(event) ? [{ action: 'push', ...base }] : [];
+    // Every manifest berth reads is a pull to the registry; those are not pulls by anyone.
     case 'pull':
-      return isManifest(event) && event.actor?.name !== BERTH_ACTOR ? [{ action: 'pull', ...base }] : [];
-    // Deletes carry no media type; a blob delete looks like a manifest delete and removes nothing.
+      return isManifest(event) && event.actor?.name !== BERTH_SUBJECT ? [{ action: 'pull', ...base }] : [];
+    // berth records its own deletions when it makes them (content-deletion mutations): it knows
+    // which tags it put back, which the registry reports as deleted and pushed anew. Deletes carry
+    // no media type; a blob delete looks like a manifest delete and removes nothing.
     case 'delete':
-      return tag || digest ? [{ action: 'delete', ...base }] : [];
+      return (tag || digest) && event.actor?.name !== BERTH_SUBJECT ? [{ action: 'delete', ...base }] : [];
     default:
       return [];
   }

@@ -3,6 +3,7 @@ import type { Viewer } from '../auth/viewer.js';
 import type { Db } from '../db/client.js';
 import { NotFoundError } from '../errors.js';
 import type { NamespaceRole } from '../generated/prisma/enums.js';
+import { isRepositoryName } from '../registry/reference.js';
 import { decodeIdOf } from './global-id.js';
 
 interface LookupContext {
@@ -29,4 +30,22 @@ export async function findRegistryForAction(ctx: LookupContext, globalId: string
   if (!registry) throw new NotFoundError(notFound);
   requireRole(ctx.viewer, registry.namespaceId, role, notFound);
   return registry;
+}
+
+/**
+ * A repository of a hosted registry by its global ID (`Repository:<registryId>/<name>`), for an
+ * action that needs `role`. Whether the backend still has it is for the action to find out.
+ */
+export async function findRepositoryForAction(ctx: LookupContext, globalId: string, field: string, role: NamespaceRole) {
+  const notFound = `${field}: no repository ${globalId}`;
+  const key = decodeIdOf('Repository', globalId, field);
+  const slash = key.indexOf('/');
+  const name = key.slice(slash + 1);
+  const registry =
+    slash > 0
+      ? await ctx.db.registry.findFirst({ where: { id: key.slice(0, slash), kind: 'HOSTED', ...visibleRegistries(ctx.viewer) } })
+      : null;
+  if (!registry?.slug || !isRepositoryName(`${registry.slug}/${name}`)) throw new NotFoundError(notFound);
+  requireRole(ctx.viewer, registry.namespaceId, role, notFound);
+  return { registry, name, path: `${registry.slug}/${name}` };
 }

@@ -1,15 +1,19 @@
 import { visibleRegistries } from '../auth/access.js';
 import { roleIn } from '../auth/viewer.js';
 import { isUniqueViolation } from '../db/errors.js';
-import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
+import { BackendUnavailableError, ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
+import type { Registry as RegistryRow } from '../generated/prisma/client.js';
+import { deleteRegistryContent } from '../registry/content-deletion.js';
+import { RegistryReadOnlyError } from '../registry/errors.js';
 import type { Context } from '../context.js';
 import type { Db } from '../db/client.js';
 import { generateRobotCredentials } from '../registry/robot-accounts.js';
 import { slugProblem } from '../registry/slug.js';
-import { registryUsage } from '../registry/usage.js';
+import { listRepositories, registryUsage } from '../registry/usage.js';
 import { requireDisplayName, requirePositiveBytes } from '../validation.js';
 import { builder } from './builder.js';
 import { findNamespaceForAction, findRegistryForAction } from './authorized-lookups.js';
+import { onBackend } from './backend-errors.js';
 import { IssuedCredentials } from './credentials.js';
 import { OrderDirection, prismaDirection } from './ordering.js';
 import { connectionComplexity, findRepository, RepositoryOrder, RepositoryRef, repositoryConnection } from './repository.js';
@@ -264,13 +268,46 @@ builder.relayMutationField(
   {
     description: 'Deletes a registry (OWNER). A registry that holds content is kept unless `force` is set.',
     authScopes: { authenticated: true },
-    errors: { types: [NotFoundError, ForbiddenError, ConflictError] },
+    errors: { types: [NotFoundError, ForbiddenError, ConflictError, BackendUnavailableError, RegistryReadOnlyError] },
     resolve: async (_root, { input }, ctx) => {
       const registry = await findRegistryForAction(ctx, input.id, 'id', 'OWNER');
+      const { slug } = registry;
+      const deletedRepositories = registry.kind === 'HOSTED' && slug !== null ? await deleteHostedContent(ctx, { ...registry, slug }, input.force ?? false) : [];
       await ctx.db.registry.delete({ where: { id: registry.id } });
-      return { deletedId: input.id };
+      return { deletedId: input.id, deletedRepositories };
     },
   },
-  { outputFields: (t) => ({ deletedId: t.id({ resolve: (payload) => payload.deletedId }) }) },
+  {
+    outputFields: (t) => ({
+      deletedId: t.id({ resolve: (payload) => payload.deletedId }),
+      deletedRepositories: t.stringList({
+        description: 'The repositories whose content `force` deleted (names inside the registry).',
+        resolve: (payload) => payload.deletedRepositories,
+      }),
+    }),
+  },
 );
 
+
+/**
+ * Whether a hosted registry may go: with content it needs `force`, which deletes the content first
+ * (the registry row stays while anything is left, so nothing is lost unseen). Returns the names of
+ * the repositories emptied.
+ */
+async function deleteHostedContent(ctx: Context, registry: RegistryRow & { slug: string }, force: boolean): Promise<string[]> {
+  const repositories = await onBackend(() => listRepositories(ctx.loaders, registry.slug));
+  if (repositories.length === 0) return [];
+  if (!force) {
+    throw new ConflictError(`the registry holds ${repositories.length} repositor${repositories.length === 1 ? 'y' : 'ies'}; delete them first, or pass force: true`);
+  }
+  await ctx.db.registry.update({ where: { id: registry.id }, data: { state: 'DELETING' } });
+  const result = await onBackend(() => deleteRegistryContent(ctx.registry.client, registry.slug)).catch(async (error: unknown) => {
+    await ctx.db.registry.update({ where: { id: registry.id }, data: { state: registry.state } });
+    throw error;
+  });
+  if (result.failed.length > 0) {
+    await ctx.db.registry.update({ where: { id: registry.id }, data: { state: registry.state } });
+    throw new BackendUnavailableError(`the registry is kept: ${result.failed.length} repositories could not be deleted (${result.failed.map((f) => f.name).join(', ')})`);
+  }
+  return result.repositories.map((r) => r.repository.slice(registry.slug.length + 1));
+}

@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { createClient } from 'graphql-ws';
 import { beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { BERTH_SUBJECT } from '../../src/registry/backend.js';
+import { RegistryClient } from '../../src/registry/client.js';
 import { MediaType } from '../../src/registry/manifest.js';
 import { type Client, useTestApp } from '../support/app.js';
 import { eventually, recordedPush } from '../support/content.js';
@@ -91,7 +93,7 @@ describe('POST /hooks/registry', () => {
   });
 
   it('records pulls by tag and digest, but not berth’s own reads', async () => {
-    await deliver([event('pull', { repository, tag: 't1', digest: D2 }, '2026-03-02T10:00:00Z', 'berth')]);
+    await deliver([event('pull', { repository, tag: 't1', digest: D2 }, '2026-03-02T10:00:00Z', BERTH_SUBJECT)]);
     expect(await tagRow('t1')).toMatchObject({ pulledAt: null });
     await deliver([
       event('pull', { repository, tag: 't1', digest: D2 }, '2026-03-02T11:00:00Z', 'alice'),
@@ -112,12 +114,14 @@ describe('POST /hooks/registry', () => {
     expect(await imageRow(D1)).not.toBeNull();
   });
 
-  it('follows the real registry: a push is recorded, its deletion removes it', async () => {
+  it('follows the real registry: a push is recorded, its deletion by a client removes it', async () => {
     const image = buildImage();
     await pushArtifact(app.registry.client, repository, 'real', image);
     await recordedPush(app.db, repository, 'real');
     expect(await imageRow(image.digest)).toMatchObject({ pushedAt: expect.any(Date) });
-    await app.registry.client.deleteManifest(repository, image.digest);
+    // berth records its own deletions itself; this one comes from a docker client.
+    const client = new RegistryClient({ baseUrl: app.registry.embedded!.url, signer: app.registry.signer, subject: 'alice' });
+    await client.deleteManifest(repository, image.digest);
     await eventually(async () => (await tagRow('real')) === null && (await imageRow(image.digest)) === null);
   });
 });

@@ -1,0 +1,26 @@
+import { BackendUnavailableError, NotFoundError } from '../errors.js';
+import { RegistryNotFoundError, RegistryReadOnlyError, RegistryUnavailableError } from '../registry/errors.js';
+import { builder } from './builder.js';
+import { ErrorInterface } from './errors.js';
+
+builder.objectType(RegistryReadOnlyError, {
+  name: 'RegistryReadOnlyError',
+  description: 'The registry backend is read-only for now (a garbage collection window); try again shortly.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (value) => value instanceof RegistryReadOnlyError,
+});
+
+/**
+ * Runs a mutation's backend work, turning the V2 client's failures into the typed errors mutation
+ * unions list: a registry that is down is BackendUnavailableError, a missing manifest NotFoundError;
+ * RegistryReadOnlyError is itself a schema type.
+ */
+export async function onBackend<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof RegistryUnavailableError) throw new BackendUnavailableError(`the registry backend is unavailable: ${error.message}`, { cause: error });
+    if (error instanceof RegistryNotFoundError) throw new NotFoundError(error.message, { cause: error });
+    throw error;
+  }
+}

@@ -1,0 +1,131 @@
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError, BackendUnavailableError } from '../errors.js';
+import { deleteImage, deleteRepository, deleteTags, type DeletionFailure } from '../registry/content-deletion.js';
+import type { Context } from '../context.js';
+import { recordRegistryEvents } from '../registry/activity.js';
+import { RegistryReadOnlyError } from '../registry/errors.js';
+import { findRepositoryForAction } from './authorized-lookups.js';
+import { onBackend } from './backend-errors.js';
+import { builder } from './builder.js';
+
+// The deletions of seeds 000, 001, 003 and 004, on hosted registries (MAINTAINER). Results say
+// exactly what was deleted; when the registry fails midway, `failed` says what was not.
+
+const DeletionFailureReason = builder.enumType('DeletionFailureReason', {
+  description: 'NOT_FOUND: it did not exist. BACKEND_ERROR: the registry failed before it was deleted.',
+  values: ['NOT_FOUND', 'BACKEND_ERROR'] as const,
+});
+
+const DeletionFailureRef = builder.objectRef<DeletionFailure>('DeletionFailure').implement({
+  description: 'Something a deletion was asked to delete and did not.',
+  fields: (t) => ({
+    name: t.exposeString('name', { description: 'The tag, digest or repository.' }),
+    reason: t.field({ type: DeletionFailureReason, resolve: (failure) => failure.reason }),
+    message: t.string({ resolve: (failure) => failure.error.message }),
+  }),
+});
+
+const MAX_TAGS_PER_CALL = 500;
+const contentErrors = [NotFoundError, ForbiddenError, BackendUnavailableError, RegistryReadOnlyError];
+
+builder.relayMutationField(
+  'deleteTags',
+  {
+    inputFields: (t) => ({
+      repositoryId: t.id({ required: true }),
+      names: t.stringList({ required: true, description: 'Tags to delete; other tags on the same image stay.' }),
+    }),
+  },
+  {
+    description: 'Deletes tags of a repository (MAINTAINER). An image loses its last tag only when every tag on it is deleted.',
+    authScopes: { authenticated: true },
+    errors: { types: [ValidationError, ...contentErrors] },
+    resolve: async (_root, { input }, ctx) => {
+      const repository = await findRepositoryForAction(ctx, input.repositoryId, 'repositoryId', 'MAINTAINER');
+      const names = [...new Set(input.names)];
+      if (names.length === 0) throw new ValidationError('name at least one tag', 'names');
+      if (names.length > MAX_TAGS_PER_CALL) throw new ValidationError(`at most ${MAX_TAGS_PER_CALL} tags per call`, 'names');
+      const result = await onBackend(() => deleteTags(ctx.registry.client, repository.path, names));
+      await recordDeletions(ctx, repository.path, result.deletedTagNames, result.deletedDigests);
+      return result;
+    },
+  },
+  {
+    outputFields: (t) => ({
+      deletedTagNames: t.exposeStringList('deletedTagNames'),
+      deletedDigests: t.exposeStringList('deletedDigests', { description: 'Images that lost their last tag, and their unused index children.' }),
+      failed: t.field({ type: [DeletionFailureRef], resolve: (result) => result.failed }),
+      unrestored: t.field({
+        type: [DeletionFailureRef],
+        description: 'Tags that were not asked for but shared an image with deleted ones, and could not be put back. Empty unless the registry failed midway.',
+        resolve: (result) => result.unrestored,
+      }),
+    }),
+  },
+);
+
+builder.relayMutationField(
+  'deleteImage',
+  {
+    inputFields: (t) => ({
+      repositoryId: t.id({ required: true }),
+      reference: t.string({ required: true, description: 'A digest (sha256:…) or a tag.' }),
+    }),
+  },
+  {
+    description: 'Deletes an image (a manifest or index) with all its tags (MAINTAINER), and the platform images of an index that nothing else uses.',
+    authScopes: { authenticated: true },
+    errors: { types: [...contentErrors, ConflictError] },
+    resolve: async (_root, { input }, ctx) => {
+      const repository = await findRepositoryForAction(ctx, input.repositoryId, 'repositoryId', 'MAINTAINER');
+      const result = await onBackend(() => deleteImage(ctx.registry.client, repository.path, input.reference));
+      await recordDeletions(ctx, repository.path, result.deletedTagNames, [result.deletedDigest, ...result.deletedChildDigests]);
+      return result;
+    },
+  },
+  {
+    outputFields: (t) => ({
+      deletedDigest: t.exposeString('deletedDigest'),
+      deletedTagNames: t.exposeStringList('deletedTagNames'),
+      deletedChildDigests: t.exposeStringList('deletedChildDigests'),
+      failed: t.field({ type: [DeletionFailureRef], resolve: (result) => result.failed }),
+    }),
+  },
+);
+
+builder.relayMutationField(
+  'deleteRepository',
+  { inputFields: (t) => ({ id: t.id({ required: true }) }) },
+  {
+    description: 'Deletes every image and tag of a repository (MAINTAINER); it then leaves the listings. Its storage is reclaimed by the next garbage collection.',
+    authScopes: { authenticated: true },
+    errors: { types: contentErrors },
+    resolve: async (_root, { input }, ctx) => {
+      const repository = await findRepositoryForAction(ctx, input.id, 'id', 'MAINTAINER');
+      const tags = await onBackend(() => ctx.registry.client.listTags(repository.path));
+      if (tags.length === 0) throw new NotFoundError(`id: no repository ${input.id}`);
+      const result = await onBackend(() => deleteRepository(ctx.registry.client, repository.path));
+      await recordDeletions(ctx, repository.path, result.deletedTagNames, result.deletedDigests);
+      return { deletedId: input.id, ...result };
+    },
+  },
+  {
+    outputFields: (t) => ({
+      deletedId: t.id({ resolve: (result) => result.deletedId }),
+      deletedTagNames: t.exposeStringList('deletedTagNames'),
+      deletedDigests: t.exposeStringList('deletedDigests'),
+      failed: t.field({ type: [DeletionFailureRef], resolve: (result) => result.failed }),
+    }),
+  },
+);
+
+/**
+ * berth records its own deletions in the activity index (the hook skips them): the registry would
+ * report a shared image's surviving tags as deleted and pushed anew, losing their push times.
+ */
+async function recordDeletions(ctx: Context, repository: string, tags: string[], digests: string[]): Promise<void> {
+  const at = new Date();
+  await recordRegistryEvents(ctx, [
+    ...tags.map((tag) => ({ action: 'delete' as const, repository, tag, digest: null, at })),
+    ...digests.map((digest) => ({ action: 'delete' as const, repository, tag: null, digest, at })),
+  ]);
+}
