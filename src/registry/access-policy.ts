@@ -14,6 +14,7 @@ export interface RegistryFacts {
   id: string;
   namespaceId: string;
   public: boolean;
+  quotaBytes: bigint | null;
 }
 
 /** What each role may do to the repositories of its namespace's hosted registries. */
@@ -41,7 +42,7 @@ export async function registriesForScopes(db: Db, requested: AccessGrant[]): Pro
   if (slugs.length === 0) return new Map();
   const rows = await db.registry.findMany({
     where: { kind: 'HOSTED', slug: { in: slugs } },
-    select: { id: true, slug: true, namespaceId: true, public: true },
+    select: { id: true, slug: true, namespaceId: true, public: true, quotaBytes: true },
   });
   return new Map(rows.map(({ slug, ...facts }) => [slug!, facts]));
 }

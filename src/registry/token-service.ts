@@ -2,7 +2,9 @@ import type { Services } from '../context.js';
 import { hashApiToken } from '../auth/api-tokens.js';
 import { FailureLimiter } from '../auth/failure-limiter.js';
 import { verifySecret } from '../auth/secret-hash.js';
-import { grantedAccess, type RegistrySubject, registriesForScopes } from './access-policy.js';
+import { grantedAccess, type RegistrySubject, registriesForScopes, slugOf } from './access-policy.js';
+import { createRegistryLoaders } from './loaders.js';
+import { quotaExceeded } from './quota.js';
 import { isRobotUsername } from './robot-accounts.js';
 import { parseScopes } from './scope.js';
 
@@ -17,7 +19,7 @@ const LAST_USED_RESOLUTION_MS = 60_000;
  * after the registry's 401 challenge, with Basic credentials or none: a user name with an API
  * token, or a registry's robot account (`robot$<slug>`) with its password.
  */
-export function tokenRoute({ db, registry, maintenance }: Pick<Services, 'db' | 'registry' | 'maintenance'>, limiter = new FailureLimiter()) {
+export function tokenRoute({ db, registry, maintenance, contentCache }: Pick<Services, 'db' | 'registry' | 'maintenance' | 'contentCache'>, limiter = new FailureLimiter()) {
   return async (request: Request, remoteAddress: string): Promise<Response> => {
     if (request.method !== 'GET') return errorResponse(405, 'UNSUPPORTED', 'use GET');
     const url = new URL(request.url);
@@ -40,13 +42,19 @@ export function tokenRoute({ db, registry, maintenance }: Pick<Services, 'db' | 
     }
     limiter.recordSuccess(limitKey);
     const requested = parseScopes(url.searchParams.getAll('scope'));
-    const access = grantedAccess(subject, requested, await registriesForScopes(db, requested));
-    // Refused outright rather than left out of the grant: the registry would turn a smaller grant
-    // into a bare insufficient_scope. 401 because docker and skopeo show the error body of a 401
-    // from the token endpoint and only the status code of anything else.
-    const refusal = maintenance.refusal;
-    if (refusal !== null && access.some((grant) => grant.actions.some((action) => action === 'push' || action === 'delete'))) {
-      return errorResponse(401, 'DENIED', refusal, { 'retry-after': String(MAINTENANCE_RETRY_AFTER_S) });
+    const registries = await registriesForScopes(db, requested);
+    const access = grantedAccess(subject, requested, registries);
+    // Writes are refused outright rather than left out of the grant: the registry would turn a
+    // smaller grant into a bare insufficient_scope. 401 because docker and skopeo show the error
+    // body of a 401 from the token endpoint and only the status code of anything else.
+    const writes = access.filter((grant) => grant.actions.some((action) => action === 'push' || action === 'delete'));
+    if (writes.length > 0 && maintenance.refusal !== null) {
+      return errorResponse(401, 'DENIED', maintenance.refusal, { 'retry-after': String(MAINTENANCE_RETRY_AFTER_S) });
+    }
+    const loaders = createRegistryLoaders(registry.client, contentCache);
+    for (const slug of new Set(writes.filter((grant) => grant.actions.includes('push')).map((grant) => slugOf(grant.name)))) {
+      const overQuota = await quotaExceeded(loaders, slug, registries.get(slug)?.quotaBytes ?? null);
+      if (overQuota !== null) return errorResponse(401, 'DENIED', overQuota);
     }
     const signed = await registry.signer.sign(subject.kind === 'anonymous' ? '' : subject.name, access);
     return Response.json({

@@ -4,7 +4,8 @@ import { isUniqueViolation } from '../db/errors.js';
 import { BackendUnavailableError, ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
 import type { Registry as RegistryRow } from '../generated/prisma/client.js';
 import { deleteRegistryContent } from '../registry/content-deletion.js';
-import { RegistryReadOnlyError } from '../registry/errors.js';
+import { RegistryReadOnlyError, RegistryUnavailableError } from '../registry/errors.js';
+import { quotaExceeded } from '../registry/quota.js';
 import type { Context } from '../context.js';
 import type { Db } from '../db/client.js';
 import { generateRobotCredentials } from '../registry/robot-accounts.js';
@@ -246,15 +247,24 @@ builder.relayMutationField(
       const name = input.name == null ? undefined : requireDisplayName(input.name, 'name');
       const quotaBytes = input.quotaBytes === undefined ? undefined : input.quotaBytes === null ? null : requirePositiveBytes(input.quotaBytes, 'quotaBytes');
       if (input.public === null) throw new ValidationError('must be true or false when given', 'public');
+      let updated: RegistryRow;
       try {
-        const updated = await ctx.db.registry.update({ where: { id: registry.id }, data: { name, public: input.public, quotaBytes } });
-        return { registry: updated };
+        updated = await ctx.db.registry.update({ where: { id: registry.id }, data: { name, public: input.public, quotaBytes } });
       } catch (error) {
         return conflictOnDuplicate(error, name ?? registry.name);
       }
+      return { registry: updated, warnings: quotaBytes && updated.slug ? await quotaWarnings(ctx, updated.slug, quotaBytes) : [] };
     },
   },
-  { outputFields: (t) => ({ registry: t.field({ type: Registry, resolve: (payload) => payload.registry }) }) },
+  {
+    outputFields: (t) => ({
+      registry: t.field({ type: Registry, resolve: (payload) => payload.registry }),
+      warnings: t.stringList({
+        description: 'What the change means but did not prevent, e.g. a quota set below what the registry already stores.',
+        resolve: (payload) => payload.warnings,
+      }),
+    }),
+  },
 );
 
 builder.relayMutationField(
@@ -310,4 +320,15 @@ async function deleteHostedContent(ctx: Context, registry: RegistryRow & { slug:
     throw new BackendUnavailableError(`the registry is kept: ${result.failed.length} repositories could not be deleted (${result.failed.map((f) => f.name).join(', ')})`);
   }
   return result.repositories.map((r) => r.repository.slice(registry.slug.length + 1));
+}
+
+/** A quota below current usage is allowed (it stops pushes, nothing is deleted), but said. */
+async function quotaWarnings(ctx: Context, slug: string, quotaBytes: bigint): Promise<string[]> {
+  try {
+    const exceeded = await quotaExceeded(ctx.loaders, slug, quotaBytes);
+    return exceeded ? [`${exceeded}: pushes are refused until usage drops below the quota`] : [];
+  } catch (error) {
+    if (error instanceof RegistryUnavailableError) return ['the quota is saved, but usage could not be checked: the registry backend is unavailable'];
+    throw error;
+  }
 }
