@@ -29,7 +29,7 @@ export interface StartOptions {
  */
 export async function startBerth(config: Config, db: Db, log: Logger, options: StartOptions = {}): Promise<RunningBerth> {
   const registry = await openRegistryBackend(config, log);
-  const pubsub = createBerthPubSub();
+  const pubsub = createBerthPubSub(config.redisUrl);
   const maintenance = new BackendMaintenance();
   // The lease owner must name this instance the same way after a restart: its host and data dir.
   const gc = new GcQueue({ db, log, pubsub, registry, maintenance }, { owner: `${hostname()}:${config.dataDir}` });
@@ -42,6 +42,7 @@ export async function startBerth(config: Config, db: Db, log: Logger, options: S
   } catch (error) {
     await gc.stop();
     await registry.close();
+    await pubsub.close();
     throw error;
   }
   // After listen: notifications reach the hook from now on, so the first pass catches what came before.
@@ -55,6 +56,7 @@ export async function startBerth(config: Config, db: Db, log: Logger, options: S
       await server.close();
       await gc.stop();
       await registry.close();
+      await pubsub.close();
     },
   };
 }

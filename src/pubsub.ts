@@ -1,4 +1,6 @@
+import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
 import { createPubSub } from 'graphql-yoga';
+import { Redis } from 'ioredis';
 import type { GcJob } from './generated/prisma/client.js';
 
 /** What the registry reported, as registryEvents subscribers receive it. */
@@ -17,8 +19,38 @@ export type Topics = {
   'gcJob:progress': [jobId: string, job: GcJob];
 };
 
-export type PubSub = ReturnType<typeof createBerthPubSub>;
+export type PubSub = ReturnType<typeof createPubSub<Topics>> & { close(): Promise<void> };
 
-export function createBerthPubSub() {
-  return createPubSub<Topics>();
+/**
+ * In one process, events stay in memory. With REDIS_URL they go through Redis, so a subscriber
+ * on one berth instance sees what another publishes (a GC it runs, a push its hook received).
+ */
+export function createBerthPubSub(redisUrl: string | null): PubSub {
+  if (redisUrl === null) return Object.assign(createPubSub<Topics>(), { close: async () => {} });
+  const publishClient = new Redis(redisUrl, { lazyConnect: false, maxRetriesPerRequest: 3 });
+  const subscribeClient = new Redis(redisUrl, { lazyConnect: false, maxRetriesPerRequest: 3 });
+  const pubsub = createPubSub<Topics>({ eventTarget: createRedisEventTarget({ publishClient, subscribeClient, serializer: typedJson }) });
+  return Object.assign(pubsub, {
+    close: async () => {
+      await Promise.allSettled([publishClient.quit(), subscribeClient.quit()]);
+    },
+  });
 }
+
+/** JSON that brings Dates and bigints (GcJob.bytesFreed) back as themselves on the other side. */
+const typedJson = {
+  stringify: (message: unknown) =>
+    JSON.stringify(message, function (this: Record<string, unknown>, key, value: unknown) {
+      const raw = this[key];
+      if (raw instanceof Date) return { $date: raw.toISOString() };
+      if (typeof value === 'bigint') return { $bigint: value.toString() };
+      return value;
+    }),
+  parse: (text: string): unknown =>
+    JSON.parse(text, (_key, value: unknown) => {
+      if (typeof value !== 'object' || value === null) return value;
+      if ('$date' in value && typeof value.$date === 'string') return new Date(value.$date);
+      if ('$bigint' in value && typeof value.$bigint === 'string') return BigInt(value.$bigint);
+      return value;
+    }),
+};
