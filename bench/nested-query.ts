@@ -12,6 +12,7 @@ import { createDb } from '../src/db/client.js';
 import { deployMigrations } from '../src/db/migrations.js';
 import { RegistryClient } from '../src/registry/client.js';
 import type { BackendCallSummary } from '../src/registry/loaders.js';
+import { NESTED_CONTENT_QUERY } from '../test/support/content.js';
 import { buildImage, pushArtifact } from '../test/support/oci-images.js';
 import { freePort } from '../test/support/registry-process.js';
 
@@ -20,37 +21,6 @@ const REPOSITORIES = 10;
 const TAGS = 5;
 const ITERATIONS = 20;
 
-const QUERY = /* GraphQL */ `
-  query ($slug: String!) {
-    namespace(slug: $slug) {
-      storageBytes
-      registries(first: 3) {
-        nodes {
-          name storageBytes repositoryCount imageCount lastPushedAt quota { usedBytes }
-          repositories(first: 10) {
-            totalCount
-            nodes {
-              id name path tagCount imageCount sizeBytes lastPushedAt
-              images(first: 5) { totalCount nodes { id digest } }
-              tags(first: 5) {
-                totalCount
-                nodes {
-                  id name digest sizeBytes pushedAt pulledAt signed
-                  image {
-                    id digest mediaType sizeBytes pushedAt pulledAt signed createdAt os architecture configDigest
-                    tags { name }
-                    layers { digest mediaType sizeBytes }
-                    platforms { digest os architecture variant sizeBytes }
-                  }
-                }
-              }
-            }
-          }
-        }
-      }
-    }
-  }
-`;
 
 const root = await mkdtemp(join(tmpdir(), 'berth-bench-nested-'));
 const dataDir = join(root, 'berth');
@@ -93,7 +63,7 @@ try {
     const response = await fetch(`http://127.0.0.1:${port}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'x-berth-debug': 'calls' },
-      body: JSON.stringify({ query: QUERY, variables: { slug: 'bench' } }),
+      body: JSON.stringify({ query: NESTED_CONTENT_QUERY, variables: { slug: 'bench' } }),
     });
     const body = (await response.json()) as { errors?: unknown[]; extensions: { backendCalls: BackendCallSummary } };
     const ms = performance.now() - started;

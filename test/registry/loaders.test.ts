@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type Client, useTestApp } from '../support/app.js';
-import { executeCountingCalls } from '../support/content.js';
+import { executeCountingCalls, NESTED_CONTENT_QUERY } from '../support/content.js';
 import { createNamespace, createRegistry } from '../support/fixtures.js';
 import { buildImage, pushArtifact } from '../support/oci-images.js';
 
@@ -26,42 +26,10 @@ beforeAll(async () => {
   }
 });
 
-/** Every field of the content graph, three registries deep. */
-const NESTED = /* GraphQL */ `
-  query ($slug: String!) {
-    namespace(slug: $slug) {
-      storageBytes
-      registries(first: 3) {
-        nodes {
-          name storageBytes repositoryCount imageCount lastPushedAt quota { usedBytes }
-          repositories(first: 10) {
-            totalCount
-            nodes {
-              id name path tagCount imageCount sizeBytes lastPushedAt
-              images(first: 5) { totalCount nodes { id digest } }
-              tags(first: 5) {
-                totalCount
-                nodes {
-                  id name digest sizeBytes pushedAt pulledAt signed
-                  image {
-                    id digest mediaType sizeBytes pushedAt pulledAt signed createdAt os architecture configDigest
-                    tags { name }
-                    layers { digest mediaType sizeBytes }
-                    platforms { digest os architecture variant sizeBytes }
-                  }
-                }
-              }
-            }
-          }
-        }
-      }
-    }
-  }
-`;
 
 describe('batching registry calls', () => {
   it('makes one catalog walk, one tag list per repository and one fetch per manifest and config', async () => {
-    const { data, errors, extensions } = await executeCountingCalls(app, owner.token!, NESTED, { slug: namespace.slug });
+    const { data, errors, extensions } = await executeCountingCalls(app, owner.token!, NESTED_CONTENT_QUERY, { slug: namespace.slug });
     expect(errors).toBeUndefined();
     const registries = data.namespace.registries.nodes;
     expect(registries).toHaveLength(REGISTRIES);
@@ -82,7 +50,7 @@ describe('batching registry calls', () => {
   });
 
   it('asks again for what can change in the next request, but not for configs fetched by digest', async () => {
-    const { extensions } = await executeCountingCalls(app, owner.token!, NESTED, { slug: namespace.slug });
+    const { extensions } = await executeCountingCalls(app, owner.token!, NESTED_CONTENT_QUERY, { slug: namespace.slug });
     const images = REGISTRIES * REPOSITORIES * TAGS;
     expect(extensions?.backendCalls).toMatchObject({ catalog: 1, tags: REGISTRIES * REPOSITORIES, manifests: images, configs: 0, repeated: 0 });
   });

@@ -84,3 +84,37 @@ export async function startSilentRegistry(app: TestApp): Promise<{ client: Regis
     },
   };
 }
+
+/** Every field of the content graph, three registries deep. */
+export const NESTED_CONTENT_QUERY = /* GraphQL */ `
+  query ($slug: String!) {
+    namespace(slug: $slug) {
+      storageBytes
+      registries(first: 3) {
+        nodes {
+          name storageBytes repositoryCount imageCount lastPushedAt quota { usedBytes }
+          repositories(first: 10) {
+            totalCount
+            nodes {
+              id name path tagCount imageCount sizeBytes lastPushedAt
+              images(first: 5) { totalCount nodes { id digest } }
+              tags(first: 5) {
+                totalCount
+                nodes {
+                  id name digest sizeBytes pushedAt pulledAt signed
+                  image {
+                    id digest mediaType sizeBytes pushedAt pulledAt signed createdAt os architecture configDigest
+                    tags { name }
+                    layers { digest mediaType sizeBytes }
+                    platforms { digest os architecture variant sizeBytes }
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+`;
+
