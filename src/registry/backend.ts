@@ -41,7 +41,7 @@ export async function openRegistryBackend(config: Config, log: Logger): Promise<
         hookUrl: `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${config.port}/hooks/registry`,
         hookSecret,
         signer,
-        logger: log.child({ component: 'registry' }),
+        logger: log,
       });
   await embedded?.start();
   const client = new RegistryClient({ baseUrl: config.registry.url ?? embedded!.url, signer, subject: BERTH_SUBJECT });
