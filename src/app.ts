@@ -51,11 +51,12 @@ export async function startBerth(config: Config, db: Db, log: Logger, options: S
     services,
     server,
     reconciler,
+    // The registry goes before the API: it posts its events to berth's hook until it stops.
     close: async () => {
       await reconciler.stop();
-      await server.close();
       await gc.stop();
       await registry.close();
+      await server.close();
       await pubsub.close();
     },
   };
