@@ -38,7 +38,7 @@ export function registryHookRoute(services: Pick<Services, 'db' | 'pubsub' | 'co
     if (!timingSafeEqual(sha256(request.headers.get('authorization') ?? ''), expected)) return new Response(null, { status: 401 });
     const envelope = envelopeSchema.safeParse(await request.json().catch(() => null));
     if (!envelope.success) return new Response('expected {"events": [...]}', { status: 400 });
-    const events = envelope.data.events.flatMap((raw) => activityEvent(raw, log));
+    const events = envelope.data.events.flatMap((raw) => activityEvent(raw, log, (repository, digest) => services.contentCache.forgetManifest(repository, digest)));
     try {
       await recordRegistryEvents(services, events);
     } catch (error) {
@@ -49,8 +49,11 @@ export function registryHookRoute(services: Pick<Services, 'db' | 'pubsub' | 'co
   };
 }
 
-/** The manifest and tag events berth records; blob traffic, mounts and berth's own reads are dropped. */
-function activityEvent(raw: unknown, log: Logger): ActivityEvent[] {
+/**
+ * The manifest and tag events berth records; blob traffic, mounts and berth's own reads are dropped.
+ * Every deleted manifest leaves the content cache, whoever deleted it (GC deletes untagged ones).
+ */
+function activityEvent(raw: unknown, log: Logger, forgetManifest: (repository: string, digest: string) => void): ActivityEvent[] {
   const parsed = eventSchema.safeParse(raw);
   if (!parsed.success) {
     log.warn({ event: raw, issues: parsed.error.issues }, 'skipped a registry event berth cannot read');
@@ -69,6 +72,7 @@ function activityEvent(raw: unknown, log: Logger): ActivityEvent[] {
     // which tags it put back, which the registry reports as deleted and pushed anew. Deletes carry
     // no media type; a blob delete looks like a manifest delete and removes nothing.
     case 'delete':
+      if (digest) forgetManifest(repository, digest);
       return (tag || digest) && event.actor?.name !== BERTH_SUBJECT ? [{ action: 'delete', ...base }] : [];
     default:
       return [];

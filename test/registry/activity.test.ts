@@ -126,6 +126,23 @@ describe('POST /hooks/registry', () => {
   });
 });
 
+describe('the content cache', () => {
+  it('forgets a manifest that berth itself deleted (as GC does with untagged ones)', async () => {
+    const image = buildImage();
+    await pushArtifact(app.registry.client, repository, 'keep', buildImage());
+    await pushArtifact(app.registry.client, repository, 'cached', image);
+    await recordedPush(app.db, repository, 'cached');
+    const IMAGE = `query ($id: ID!, $digest: String!) { node(id: $id) { ... on Registry { repository(name: "app") { image(reference: $digest) { digest } } } } }`;
+    const before = await owner.execute(IMAGE, { id: registry.id, digest: image.digest });
+    expect(before.data.node.repository.image).toEqual({ digest: image.digest });
+    await app.registry.client.deleteManifest(repository, image.digest);
+    await eventually(async () => {
+      const after = await owner.execute(IMAGE, { id: registry.id, digest: image.digest });
+      return after.data.node.repository.image === null;
+    });
+  });
+});
+
 describe('registryEvents over graphql-ws', () => {
   const SUBSCRIPTION = `subscription ($registryId: ID!) { registryEvents(registryId: $registryId) { action repository tag digest at } }`;
 
