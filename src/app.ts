@@ -32,8 +32,9 @@ export async function startBerth(config: Config, db: Db, log: Logger, options: S
   const pubsub = createBerthPubSub(config.redisUrl);
   const maintenance = new BackendMaintenance();
   // The lease owner must name this instance the same way after a restart: its host and data dir.
-  const gc = new GcQueue({ db, log, pubsub, registry, maintenance }, { owner: `${hostname()}:${config.dataDir}` });
-  const services: Services = { config, db, log, registry, pubsub, gc, maintenance, contentCache: new RegistryContentCache() };
+  const contentCache = new RegistryContentCache();
+  const gc = new GcQueue({ db, log, pubsub, registry, maintenance, contentCache }, { owner: `${hostname()}:${config.dataDir}` });
+  const services: Services = { config, db, log, registry, pubsub, gc, maintenance, contentCache };
   const server = createBerthServer(services);
   try {
     // Recovery first: a GC that a crash cut short may have left the registry read-only.

@@ -3,7 +3,9 @@ import type { Db } from '../db/client.js';
 import { ConflictError, NotFoundError } from '../errors.js';
 import type { GcJob } from '../generated/prisma/client.js';
 import type { PubSub } from '../pubsub.js';
+import { recordRegistryEvents } from '../registry/activity.js';
 import type { RegistryBackend } from '../registry/backend.js';
+import type { RegistryContentCache } from '../registry/loaders.js';
 import { GcAbort, GcAlreadyRunningError } from './errors.js';
 import { garbageCollect } from './garbage-collect.js';
 import { holdLease, type LeaseTiming } from './lease.js';
@@ -20,6 +22,7 @@ export interface GcQueueDeps {
   pubsub: PubSub;
   registry: RegistryBackend;
   maintenance: BackendMaintenance;
+  contentCache: RegistryContentCache;
 }
 
 export interface GcQueueOptions {
@@ -196,6 +199,11 @@ export class GcQueue {
         reporter,
         log,
         signal: controller.signal,
+        onManifestsDeleted: (manifests) =>
+          recordRegistryEvents(
+            this.deps,
+            manifests.map(({ repository, digest }) => ({ action: 'delete', repository, tag: null, digest, at: new Date() })),
+          ),
       });
     } catch (failure) {
       const abort = controller.signal.reason;

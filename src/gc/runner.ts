@@ -25,6 +25,8 @@ export interface GcRun {
   log: Logger;
   /** Aborted to cancel; the run stops at the next safe point and still restores the registry. */
   signal: AbortSignal;
+  /** Told of each batch of untagged manifests deleted, for the activity index (the hook skips berth's own deletions). */
+  onManifestsDeleted: (manifests: ManifestRevision[]) => Promise<void>;
 }
 
 /** Manifests deleted at once; indexes go in an earlier batch than the children they reference. */
@@ -98,8 +100,11 @@ async function removeUntagged(run: GcRun): Promise<ManifestRevision[]> {
       for (const batch of batches) {
         for (let i = 0; i < batch.length; i += DELETE_BATCH) {
           signal.throwIfAborted();
-          const deleted = await Promise.all(batch.slice(i, i + DELETE_BATCH).map((manifest) => deleteManifest(run, manifest)));
-          for (const manifest of deleted) if (manifest) found.push(manifest);
+          const deleted = (await Promise.all(batch.slice(i, i + DELETE_BATCH).map((manifest) => deleteManifest(run, manifest)))).filter(
+            (manifest) => manifest !== null,
+          );
+          found.push(...deleted);
+          await run.onManifestsDeleted(deleted);
           progress.manifestsDeleted = found.length;
           reporter.changed();
         }

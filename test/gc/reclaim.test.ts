@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RegistryClient } from '../../src/registry/client.js';
 import { useTestApp } from '../support/app.js';
+import { eventually } from '../support/content.js';
 import { createNamespace, createRegistry } from '../support/fixtures.js';
 import { artifactBytes, blobStore, fileBytes, registryToken, startGc, waitForGcJob } from '../support/gc.js';
 import { type TestArtifact, type TestBlob, type TestImage, buildImage, buildIndex, pushArtifact, sha256Digest, skopeoCopy } from '../support/oci-images.js';
@@ -156,6 +157,8 @@ describe('garbage collection reclaims exactly what no manifest references', () =
     await pushUntagged(repository, orphanIndex, anchor);
     const expectedBytes = artifactBytes(superseded) + artifactBytes(orphan) + artifactBytes(orphanIndex);
 
+    const supersededActivity = { repository, digest: superseded.digest };
+    await eventually(async () => (await app.db.imageActivity.count({ where: supersededActivity })) === 1);
     const blobsBefore = await fileBytes(blobStore(storageDir));
     const dry = await waitForGcJob(app.admin, (await startGc(app.admin, registryId, { dryRun: true, deleteUntagged: true })).id);
     // superseded, orphan, the orphan index and its two children
@@ -167,6 +170,7 @@ describe('garbage collection reclaims exactly what no manifest references', () =
     expect(real).toMatchObject({ status: 'SUCCEEDED', manifestsDeleted: 5, bytesFreed: dry.bytesFreed, blobsDeleted: dry.blobsDeleted, blobsMarked: dry.blobsMarked });
     expect(blobsBefore - (await fileBytes(blobStore(storageDir)))).toBe(real.bytesFreed);
     for (const digest of [superseded.digest, orphan.digest, orphanIndex.digest]) expect(await client.headManifest(repository, digest)).toBeNull();
+    expect(await app.db.imageActivity.count({ where: supersededActivity })).toBe(0);
 
     await expectAllPlatforms(repository, 'multi');
     await expectAllTaggedImagesCopyable();
