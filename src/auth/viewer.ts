@@ -36,11 +36,18 @@ export async function viewerFromAuthorization(db: Db, authorization: string | nu
   if (!authorization) return null;
   const match = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
   if (!match) throw unauthenticated('the Authorization header must be "Bearer <api token>"');
+  const viewer = await viewerForApiToken(db, match[1]!);
+  if (!viewer) throw unauthenticated('the API token is not valid');
+  return viewer;
+}
+
+/** The user an API token belongs to, with its roles; null for an unknown token. */
+export async function viewerForApiToken(db: Db, apiToken: string): Promise<Viewer | null> {
   const token = await db.apiToken.findUnique({
-    where: { tokenHash: hashApiToken(match[1]!) },
+    where: { tokenHash: hashApiToken(apiToken) },
     include: { user: { include: { memberships: { select: { namespaceId: true, role: true } } } } },
   });
-  if (!token) throw unauthenticated('the API token is not valid');
+  if (!token) return null;
   const now = Date.now();
   if (!token.lastUsedAt || now - token.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
     await db.apiToken.update({ where: { id: token.id }, data: { lastUsedAt: new Date(now) } });

@@ -2,6 +2,7 @@ import { roleSatisfies } from '../auth/roles.js';
 import type { Db } from '../db/client.js';
 import type { NamespaceRole } from '../generated/prisma/enums.js';
 import type { AccessGrant } from './scope.js';
+import { slugOf } from './slug.js';
 
 /** Who asks the token endpoint for access. */
 export type RegistrySubject =
@@ -45,10 +46,6 @@ export async function registriesForScopes(db: Db, requested: AccessGrant[]): Pro
     select: { id: true, slug: true, namespaceId: true, public: true, quotaBytes: true },
   });
   return new Map(rows.map(({ slug, ...facts }) => [slug!, facts]));
-}
-
-export function slugOf(repository: string): string {
-  return repository.split('/', 1)[0]!;
 }
 
 function allowed(subject: RegistrySubject, request: AccessGrant, registryBySlug: ReadonlyMap<string, RegistryFacts>): string[] {

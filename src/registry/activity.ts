@@ -4,6 +4,7 @@ import { isUniqueViolation } from '../db/errors.js';
 import type { ImageActivity, Prisma, RepositoryActivity, TagActivity } from '../generated/prisma/client.js';
 import type { PubSub } from '../pubsub.js';
 import type { RegistryContentCache } from './loaders.js';
+import { slugOf } from './slug.js';
 
 /**
  * The activity index: what the V2 API cannot tell, namely when a tag or manifest was pushed or last
@@ -148,8 +149,4 @@ function groupByRepository<T extends { repository: string }>(paths: readonly str
   const byPath = new Map(paths.map((path) => [path, new Map<string, T>()]));
   for (const row of rows) byPath.get(row.repository)?.set(keyOf(row), row);
   return paths.map((path) => byPath.get(path)!);
-}
-
-function slugOf(repository: string): string {
-  return repository.split('/', 1)[0]!;
 }

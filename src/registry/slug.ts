@@ -27,3 +27,8 @@ export function slugProblem(slug: string): SlugProblem | null {
   if (RESERVED.has(slug)) return { reason: 'RESERVED', message: `"${slug}" is reserved` };
   return null;
 }
+
+/** The slug a backend repository path belongs to: `csaw` for `csaw/alpine`. */
+export function slugOf(repository: string): string {
+  return repository.split('/', 1)[0]!;
+}

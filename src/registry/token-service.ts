@@ -1,12 +1,13 @@
 import type { Services } from '../context.js';
-import { hashApiToken } from '../auth/api-tokens.js';
+import { viewerForApiToken } from '../auth/viewer.js';
 import { FailureLimiter } from '../auth/failure-limiter.js';
 import { verifySecret } from '../auth/secret-hash.js';
-import { grantedAccess, type RegistrySubject, registriesForScopes, slugOf } from './access-policy.js';
+import { grantedAccess, type RegistrySubject, registriesForScopes } from './access-policy.js';
 import { createRegistryLoaders } from './loaders.js';
 import { quotaExceeded } from './quota.js';
 import { isRobotUsername } from './robot-accounts.js';
 import { parseScopes } from './scope.js';
+import { slugOf } from './slug.js';
 
 /** A GC window lasts seconds; clients may retry a refused push after this long. */
 const MAINTENANCE_RETRY_AFTER_S = 10;
@@ -92,13 +93,8 @@ async function authenticate(db: Services['db'], credentials: BasicCredentials | 
     }
     return { kind: 'robot', name: username, registryId: robot.registryId };
   }
-  const token = await db.apiToken.findUnique({
-    where: { tokenHash: hashApiToken(password) },
-    include: { user: { include: { memberships: { select: { namespaceId: true, role: true } } } } },
-  });
-  if (!token || token.user.name !== username) return null;
-  const { user } = token;
-  return { kind: 'user', name: user.name, isAdmin: user.isAdmin, roles: new Map(user.memberships.map((m) => [m.namespaceId, m.role])) };
+  const viewer = await viewerForApiToken(db, password);
+  return viewer && viewer.name === username ? { kind: 'user', ...viewer } : null;
 }
 
 function errorResponse(status: number, code: string, message: string, headers: Record<string, string> = {}): Response {
