@@ -10,7 +10,7 @@ import { issueApiToken } from '../src/auth/api-tokens.js';
 import { loadConfig } from '../src/config.js';
 import { createDb } from '../src/db/client.js';
 import { deployMigrations } from '../src/db/migrations.js';
-import { RegistryClient } from '../src/registry/client.js';
+import { RegistryClient } from '../src/registry/v2/client.js';
 import type { BackendCallSummary } from '../src/registry/loaders.js';
 import { NESTED_CONTENT_QUERY } from '../test/support/content.js';
 import { buildImage, pushArtifact } from '../test/support/oci-images.js';

@@ -8,10 +8,10 @@ import { WebSocketServer } from 'ws';
 import { viewerFromAuthorization } from './auth/viewer.js';
 import type { Context, Services } from './context.js';
 import { createActivityLoaders } from './registry/activity.js';
-import { RegistryUnavailableError } from './registry/errors.js';
+import { RegistryUnavailableError } from './registry/v2/errors.js';
 import { createRegistryLoaders } from './registry/loaders.js';
-import { registryHookRoute } from './registry/notifications.js';
-import { tokenRoute } from './registry/token-service.js';
+import { registryHookRoute } from './registry/hosted/notifications.js';
+import { tokenRoute } from './registry/hosted/token-service.js';
 import { schema } from './schema/index.js';
 
 /** A plain HTTP route served next to /graphql (token endpoint, registry hooks). */

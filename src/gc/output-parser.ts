@@ -1,4 +1,4 @@
-import { isRepositoryName } from '../registry/reference.js';
+import { isRepositoryName } from '../registry/v2/reference.js';
 
 /**
  * What `docker-registry garbage-collect` (distribution 2.8) reports, one line at a time. Stdout is

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/client.js';
-import type { EmbeddedRegistry } from '../registry/embedded.js';
+import type { EmbeddedRegistry } from '../registry/hosted/embedded.js';
 import type { BackendMaintenance } from './maintenance.js';
 
 /**

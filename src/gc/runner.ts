@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import type { RegistryClient } from '../registry/client.js';
-import { RegistryNotFoundError, RegistryUnavailableError } from '../registry/errors.js';
+import type { RegistryClient } from '../registry/v2/client.js';
+import { RegistryNotFoundError, RegistryUnavailableError } from '../registry/v2/errors.js';
 import type { GarbageCollectOptions } from './garbage-collect.js';
 import { MarkLedger, type ManifestRevision } from './mark-ledger.js';
 import type { GcPhase, GcProgress } from './progress.js';

@@ -4,7 +4,7 @@ import { isUniqueViolation } from '../db/errors.js';
 import type { ImageActivity, Prisma, RepositoryActivity, TagActivity } from '../generated/prisma/client.js';
 import type { PubSub } from '../pubsub.js';
 import type { RegistryContentCache } from './loaders.js';
-import { slugOf } from './slug.js';
+import { slugOf } from './hosted/slug.js';
 
 /**
  * The activity index: what the V2 API cannot tell, namely when a tag or manifest was pushed or last

@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import { RegistryClient } from './client.js';
-import { EmbeddedRegistry } from './embedded.js';
-import { RegistryTokenSigner } from './token-signer.js';
+import { RegistryClient } from './v2/client.js';
+import { EmbeddedRegistry } from './hosted/embedded.js';
+import { RegistryTokenSigner } from './hosted/token-signer.js';
 
 /** The `service` and `iss` of berth's registry tokens; an existing registry must be configured with them. */
 export const TOKEN_SERVICE = 'berth-registry';

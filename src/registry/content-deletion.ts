@@ -1,8 +1,8 @@
 import { ConflictError } from '../errors.js';
-import type { FetchedManifest, RegistryClient } from './client.js';
-import { RegistryError, RegistryNotFoundError } from './errors.js';
-import { isIndexMediaType } from './manifest.js';
-import { isDigest } from './reference.js';
+import type { FetchedManifest, RegistryClient } from './v2/client.js';
+import { RegistryError, RegistryNotFoundError } from './v2/errors.js';
+import { isIndexMediaType } from './v2/manifest.js';
+import { isDigest } from './v2/reference.js';
 
 /**
  * berth's deletions over the V2 API of distribution 2.8, which can only DELETE a manifest by digest

@@ -1,7 +1,7 @@
 import DataLoader from 'dataloader';
-import type { RegistryClient } from './client.js';
-import { type ImageConfig, type Manifest, parseImageConfig } from './manifest.js';
-import { isDigest } from './reference.js';
+import type { RegistryClient } from './v2/client.js';
+import { type ImageConfig, type Manifest, parseImageConfig } from './v2/manifest.js';
+import { isDigest } from './v2/reference.js';
 
 /** A manifest by tag or digest in one repository of the backend (`<slug>/<name>`). */
 export interface ManifestKey {

@@ -1,6 +1,6 @@
-import { RegistryNotFoundError } from './errors.js';
+import { RegistryNotFoundError } from './v2/errors.js';
 import type { LoadedManifest, ManifestKey, RegistryLoaders } from './loaders.js';
-import { imageBlobs, indexPlatforms } from './manifest.js';
+import { imageBlobs, indexPlatforms } from './v2/manifest.js';
 
 /**
  * What a hosted registry or repository holds and how much storage it takes, read through the

@@ -3,7 +3,7 @@ import type { Viewer } from '../auth/viewer.js';
 import type { Db } from '../db/client.js';
 import { NotFoundError } from '../errors.js';
 import type { NamespaceRole } from '../generated/prisma/enums.js';
-import { isRepositoryName } from '../registry/reference.js';
+import { isRepositoryName } from '../registry/v2/reference.js';
 import { decodeIdOf } from './global-id.js';
 
 interface LookupContext {

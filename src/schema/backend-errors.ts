@@ -1,5 +1,5 @@
 import { BackendUnavailableError, NotFoundError } from '../errors.js';
-import { RegistryNotFoundError, RegistryReadOnlyError, RegistryUnavailableError } from '../registry/errors.js';
+import { RegistryNotFoundError, RegistryReadOnlyError, RegistryUnavailableError } from '../registry/v2/errors.js';
 import { builder } from './builder.js';
 import { ErrorInterface } from './errors.js';
 

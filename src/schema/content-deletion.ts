@@ -2,7 +2,7 @@ import { ConflictError, ForbiddenError, NotFoundError, ValidationError, BackendU
 import { deleteImage, deleteRepository, deleteTags, type DeletionFailure } from '../registry/content-deletion.js';
 import type { Context } from '../context.js';
 import { recordRegistryEvents } from '../registry/activity.js';
-import { RegistryReadOnlyError } from '../registry/errors.js';
+import { RegistryReadOnlyError } from '../registry/v2/errors.js';
 import { findRepositoryForAction } from './authorized-lookups.js';
 import { onBackend } from './backend-errors.js';
 import { builder } from './builder.js';

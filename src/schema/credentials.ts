@@ -1,6 +1,6 @@
 import { NotFoundError, ForbiddenError, ValidationError } from '../errors.js';
-import type { IssuedCredentials as IssuedCredentialsShape } from '../registry/robot-accounts.js';
-import { generateRobotCredentials } from '../registry/robot-accounts.js';
+import type { IssuedCredentials as IssuedCredentialsShape } from '../registry/hosted/robot-accounts.js';
+import { generateRobotCredentials } from '../registry/hosted/robot-accounts.js';
 import { findRegistryForAction } from './authorized-lookups.js';
 import { builder } from './builder.js';
 

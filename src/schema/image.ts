@@ -1,7 +1,7 @@
 import type { Context } from '../context.js';
 import type { LoadedManifest } from '../registry/loaders.js';
-import { type Descriptor, type ImageConfig, indexPlatforms, type PlatformManifest } from '../registry/manifest.js';
-import { isDigest, isTag } from '../registry/reference.js';
+import { type Descriptor, type ImageConfig, indexPlatforms, type PlatformManifest } from '../registry/v2/manifest.js';
+import { isDigest, isTag } from '../registry/v2/reference.js';
 import { imageBytes, loadManifest, taggedManifests } from '../registry/usage.js';
 import { builder } from './builder.js';
 import { OrderDirection } from './ordering.js';

@@ -2,7 +2,7 @@ import { visibleNamespaces } from '../auth/access.js';
 import { roleIn } from '../auth/viewer.js';
 import { isUniqueViolation } from '../db/errors.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
-import { slugProblem } from '../registry/slug.js';
+import { slugProblem } from '../registry/hosted/slug.js';
 import { registryUsage } from '../registry/usage.js';
 import { requireDisplayName } from '../validation.js';
 import { builder } from './builder.js';

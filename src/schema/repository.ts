@@ -4,7 +4,7 @@ import { visibleRegistries } from '../auth/access.js';
 import { roleIn } from '../auth/viewer.js';
 import type { Context } from '../context.js';
 import type { Registry as RegistryRow } from '../generated/prisma/client.js';
-import { isRepositoryName } from '../registry/reference.js';
+import { isRepositoryName } from '../registry/v2/reference.js';
 import { listRepositories, repositoryBytes, taggedManifests } from '../registry/usage.js';
 import { builder } from './builder.js';
 import { ImageOrder, type ImageRecord, ImageRef, loadImage } from './image.js';

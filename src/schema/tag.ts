@@ -1,6 +1,6 @@
 import type { Context } from '../context.js';
 import type { LoadedManifest } from '../registry/loaders.js';
-import { isTag } from '../registry/reference.js';
+import { isTag } from '../registry/v2/reference.js';
 import { imageBytes, loadManifest } from '../registry/usage.js';
 import { builder } from './builder.js';
 import { ImageRef, signatureTag } from './image.js';

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RegistryClient } from '../../src/registry/client.js';
+import type { RegistryClient } from '../../src/registry/v2/client.js';
 import { useTestApp } from '../support/app.js';
 import { eventually } from '../support/content.js';
 import { createNamespace, createRegistry } from '../support/fixtures.js';

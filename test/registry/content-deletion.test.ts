@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConflictError } from '../../src/errors.js';
-import { RegistryClient } from '../../src/registry/client.js';
+import { RegistryClient } from '../../src/registry/v2/client.js';
 import {
   deleteImage,
   deleteRegistryContent,
@@ -12,8 +12,8 @@ import {
   RegistryNotFoundError,
   RegistryReadOnlyError,
   RegistryUnavailableError,
-} from '../../src/registry/errors.js';
-import { MediaType } from '../../src/registry/manifest.js';
+} from '../../src/registry/v2/errors.js';
+import { MediaType } from '../../src/registry/v2/manifest.js';
 import { buildImage, buildIndex, pushArtifact, sha256Digest, type TestImage, type TestIndex } from '../support/oci-images.js';
 import { startTestRegistry, useTestRegistry, type TestRegistry } from '../support/registry-process.js';
 

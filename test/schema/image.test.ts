@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { decodeGlobalID, encodeGlobalID } from '@pothos/plugin-relay';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MediaType } from '../../src/registry/manifest.js';
+import { MediaType } from '../../src/registry/v2/manifest.js';
 import { type Client, useTestApp } from '../support/app.js';
 import { eventually, recordedPush } from '../support/content.js';
 import { addMember, createNamespace, createRegistry } from '../support/fixtures.js';

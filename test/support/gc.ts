@@ -2,8 +2,8 @@ import { chmod, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execFileSync } from 'node:child_process';
-import { parseScopes } from '../../src/registry/scope.js';
-import type { RegistryTokenSigner } from '../../src/registry/token-signer.js';
+import { parseScopes } from '../../src/registry/v2/scope.js';
+import type { RegistryTokenSigner } from '../../src/registry/hosted/token-signer.js';
 import type { Client, Data } from './app.js';
 import { type TestArtifact, blobsOf } from './oci-images.js';
 

@@ -4,8 +4,8 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
-import type { RegistryClient } from '../../src/registry/client.js';
-import { MediaType, type Platform } from '../../src/registry/manifest.js';
+import type { RegistryClient } from '../../src/registry/v2/client.js';
+import { MediaType, type Platform } from '../../src/registry/v2/manifest.js';
 
 /**
  * Small random container images built in memory, for pushing through the V2 API or for skopeo

@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { afterAll, beforeAll } from 'vitest';
-import { RegistryClient, type RegistryClientOptions } from '../../src/registry/client.js';
-import { EmbeddedRegistry, type EmbeddedRegistryOptions } from '../../src/registry/embedded.js';
-import { parseScopes } from '../../src/registry/scope.js';
-import { RegistryTokenSigner } from '../../src/registry/token-signer.js';
+import { RegistryClient, type RegistryClientOptions } from '../../src/registry/v2/client.js';
+import { EmbeddedRegistry, type EmbeddedRegistryOptions } from '../../src/registry/hosted/embedded.js';
+import { parseScopes } from '../../src/registry/v2/scope.js';
+import { RegistryTokenSigner } from '../../src/registry/hosted/token-signer.js';
 
 /** A real docker-registry child process in a temp dir, with berth's token signer in front of it. */
 export interface TestRegistry {

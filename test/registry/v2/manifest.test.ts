@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RegistryError } from '../../src/registry/errors.js';
+import { RegistryError } from '../../../src/registry/v2/errors.js';
 import {
   dedupedSize,
   imageBlobs,
@@ -10,7 +10,7 @@ import {
   parseManifest,
   type ImageIndex,
   type ImageManifest,
-} from '../../src/registry/manifest.js';
+} from '../../../src/registry/v2/manifest.js';
 
 const digest = (char: string): string => `sha256:${char.repeat(64)}`;
 

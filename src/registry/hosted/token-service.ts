@@ -1,12 +1,12 @@
-import type { Services } from '../context.js';
-import { viewerForApiToken } from '../auth/viewer.js';
-import { FailureLimiter } from '../auth/failure-limiter.js';
-import { verifySecret } from '../auth/secret-hash.js';
+import type { Services } from '../../context.js';
+import { viewerForApiToken } from '../../auth/viewer.js';
+import { FailureLimiter } from '../../auth/failure-limiter.js';
+import { verifySecret } from '../../auth/secret-hash.js';
 import { grantedAccess, type RegistrySubject, registriesForScopes } from './access-policy.js';
-import { createRegistryLoaders } from './loaders.js';
+import { createRegistryLoaders } from '../loaders.js';
 import { quotaExceeded } from './quota.js';
 import { isRobotUsername } from './robot-accounts.js';
-import { parseScopes } from './scope.js';
+import { parseScopes } from '../v2/scope.js';
 import { slugOf } from './slug.js';
 
 /** A GC window lasts seconds; clients may retry a refused push after this long. */

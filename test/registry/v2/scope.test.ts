@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { isDigest, isRepositoryName, isTag } from '../../src/registry/reference.js';
-import { CATALOG_SCOPE, parseScope, parseScopes, repositoryScope } from '../../src/registry/scope.js';
+import { isDigest, isRepositoryName, isTag } from '../../../src/registry/v2/reference.js';
+import { CATALOG_SCOPE, parseScope, parseScopes, repositoryScope } from '../../../src/registry/v2/scope.js';
 
 describe('scopes', () => {
   it('formats repository scopes', () => {

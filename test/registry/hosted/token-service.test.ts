@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Client, useTestApp } from '../support/app.js';
-import { addMember, createNamespace, createRegistry } from '../support/fixtures.js';
-import { buildImage, skopeoCopy, writeOciLayout } from '../support/oci-images.js';
+import { type Client, useTestApp } from '../../support/app.js';
+import { addMember, createNamespace, createRegistry } from '../../support/fixtures.js';
+import { buildImage, skopeoCopy, writeOciLayout } from '../../support/oci-images.js';
 
 const app = useTestApp();
 const scratch = await mkdtemp(path.join(tmpdir(), 'berth-token-'));

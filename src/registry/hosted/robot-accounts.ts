@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { hashSecret } from '../auth/secret-hash.js';
+import { hashSecret } from '../../auth/secret-hash.js';
 
 /** The docker credentials of a hosted registry, as handed out once. */
 export interface IssuedCredentials {

@@ -1,5 +1,5 @@
-import type { RegistryLoaders } from './loaders.js';
-import { registryUsage } from './usage.js';
+import type { RegistryLoaders } from '../loaders.js';
+import { registryUsage } from '../usage.js';
 
 /**
  * A hosted registry's storage quota. It is checked when a push starts (at the token endpoint):

@@ -1,10 +1,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import type { Services } from '../context.js';
-import { type ActivityEvent, recordRegistryEvents } from './activity.js';
-import { BERTH_SUBJECT } from './backend.js';
-import { MANIFEST_MEDIA_TYPES } from './manifest.js';
+import type { Services } from '../../context.js';
+import { type ActivityEvent, recordRegistryEvents } from '../activity.js';
+import { BERTH_SUBJECT } from '../backend.js';
+import { MANIFEST_MEDIA_TYPES } from '../v2/manifest.js';
 
 
 const envelopeSchema = z.object({ events: z.array(z.unknown()) });

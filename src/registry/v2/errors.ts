@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { BerthError } from '../errors.js';
+import { BerthError } from '../../errors.js';
 
 /**
  * Error codes of the Docker Registry HTTP API V2 (distribution `registry/api/errcode` and `registry/api/v2`).

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { RegistryClient } from '../../src/registry/client.js';
-import { RegistryError, RegistryNotFoundError } from '../../src/registry/errors.js';
-import { indexPlatforms, MediaType, parseImageConfig } from '../../src/registry/manifest.js';
-import { buildImage, buildIndex, pushArtifact, type TestImage } from '../support/oci-images.js';
-import { useTestRegistry } from '../support/registry-process.js';
+import { RegistryClient } from '../../../src/registry/v2/client.js';
+import { RegistryError, RegistryNotFoundError } from '../../../src/registry/v2/errors.js';
+import { indexPlatforms, MediaType, parseImageConfig } from '../../../src/registry/v2/manifest.js';
+import { buildImage, buildIndex, pushArtifact, type TestImage } from '../../support/oci-images.js';
+import { useTestRegistry } from '../../support/registry-process.js';
 
 const registry = useTestRegistry();
 

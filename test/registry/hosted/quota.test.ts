@@ -2,10 +2,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CREATE_REGISTRY, UPDATE_REGISTRY } from '../schema/operations.js';
-import { useTestApp } from '../support/app.js';
-import { createNamespace, uniqueSlug } from '../support/fixtures.js';
-import { buildImage, skopeoCopy, writeOciLayout } from '../support/oci-images.js';
+import { CREATE_REGISTRY, UPDATE_REGISTRY } from '../../schema/operations.js';
+import { useTestApp } from '../../support/app.js';
+import { createNamespace, uniqueSlug } from '../../support/fixtures.js';
+import { buildImage, skopeoCopy, writeOciLayout } from '../../support/oci-images.js';
 
 const app = useTestApp();
 const scratch = await mkdtemp(path.join(tmpdir(), 'berth-quota-'));

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { BerthError } from '../../src/errors.js';
+import { BerthError } from '../../../src/errors.js';
 import {
   RegistryError,
   registryErrorFromResponse,
   RegistryNotFoundError,
   RegistryReadOnlyError,
   RegistryUnavailableError,
-} from '../../src/registry/errors.js';
+} from '../../../src/registry/v2/errors.js';
 
 const v2 = (code: string, message: string, detail?: unknown): string => JSON.stringify({ errors: [{ code, message, detail }] });
 

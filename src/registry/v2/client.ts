@@ -5,7 +5,7 @@ import { RegistryError, RegistryUnavailableError, registryErrorFromResponse } fr
 import { MANIFEST_MEDIA_TYPES, parseManifest, type Manifest } from './manifest.js';
 import { isDigest, isRepositoryName, isTag } from './reference.js';
 import { CATALOG_SCOPE, parseScopes, repositoryScope } from './scope.js';
-import type { RegistryTokenSigner } from './token-signer.js';
+import type { RegistryTokenSigner } from '../hosted/token-signer.js';
 
 /** Returns a bearer token the registry accepts for every scope in `scopes`. */
 export type TokenFor = (scopes: readonly string[]) => Promise<string>;

@@ -12,8 +12,8 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { SignJWT } from 'jose';
-import { writeFileAtomic } from './atomic-file.js';
-import type { AccessGrant } from './scope.js';
+import { writeFileAtomic } from '../../atomic-file.js';
+import type { AccessGrant } from '../v2/scope.js';
 
 const execFileAsync = promisify(execFile);
 const generateKeyPairAsync = promisify(generateKeyPair);

@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { afterAll, describe, expect, it } from 'vitest';
-import { RegistryTokenSigner } from '../../src/registry/token-signer.js';
-import { buildImage, pushArtifact } from '../support/oci-images.js';
-import { useTestRegistry } from '../support/registry-process.js';
+import { RegistryTokenSigner } from '../../../src/registry/hosted/token-signer.js';
+import { buildImage, pushArtifact } from '../../support/oci-images.js';
+import { useTestRegistry } from '../../support/registry-process.js';
 
 const registry = useTestRegistry();
 const scratch = await mkdtemp(join(tmpdir(), 'berth-signer-'));

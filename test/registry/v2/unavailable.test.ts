@@ -1,8 +1,8 @@
 import { createServer, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { RegistryClient } from '../../src/registry/client.js';
-import { RegistryUnavailableError } from '../../src/registry/errors.js';
-import { freePort, startTestRegistry } from '../support/registry-process.js';
+import { RegistryClient } from '../../../src/registry/v2/client.js';
+import { RegistryUnavailableError } from '../../../src/registry/v2/errors.js';
+import { freePort, startTestRegistry } from '../../support/registry-process.js';
 
 async function failure(promise: Promise<unknown>): Promise<unknown> {
   return promise.then(

@@ -2,9 +2,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { MediaType } from '../../src/registry/manifest.js';
-import { buildImage, buildIndex, skopeoCopy, writeOciLayout } from '../support/oci-images.js';
-import { useTestRegistry } from '../support/registry-process.js';
+import { MediaType } from '../../../src/registry/v2/manifest.js';
+import { buildImage, buildIndex, skopeoCopy, writeOciLayout } from '../../support/oci-images.js';
+import { useTestRegistry } from '../../support/registry-process.js';
 
 const registry = useTestRegistry();
 const scratch = await mkdtemp(join(tmpdir(), 'berth-skopeo-'));

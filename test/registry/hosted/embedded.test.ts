@@ -3,11 +3,11 @@ import { readFile, stat } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { EmbeddedRegistryExit } from '../../src/registry/embedded.js';
-import { RegistryReadOnlyError } from '../../src/registry/errors.js';
-import { renderRegistryConfig } from '../../src/registry/registry-config.js';
-import { buildImage, pushArtifact } from '../support/oci-images.js';
-import { createTestRegistry, freePort, useTestRegistry } from '../support/registry-process.js';
+import type { EmbeddedRegistryExit } from '../../../src/registry/hosted/embedded.js';
+import { RegistryReadOnlyError } from '../../../src/registry/v2/errors.js';
+import { renderRegistryConfig } from '../../../src/registry/hosted/registry-config.js';
+import { buildImage, pushArtifact } from '../../support/oci-images.js';
+import { createTestRegistry, freePort, useTestRegistry } from '../../support/registry-process.js';
 
 describe('EmbeddedRegistry', () => {
   const test = useTestRegistry({ registry: { restartDelayMs: 100 } });

@@ -1,7 +1,7 @@
-import { roleSatisfies } from '../auth/roles.js';
-import type { Db } from '../db/client.js';
-import type { NamespaceRole } from '../generated/prisma/enums.js';
-import type { AccessGrant } from './scope.js';
+import { roleSatisfies } from '../../auth/roles.js';
+import type { Db } from '../../db/client.js';
+import type { NamespaceRole } from '../../generated/prisma/enums.js';
+import type { AccessGrant } from '../v2/scope.js';
 import { slugOf } from './slug.js';
 
 /** Who asks the token endpoint for access. */

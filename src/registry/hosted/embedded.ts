@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomic } from '../../atomic-file.js';
 import { renderRegistryConfig } from './registry-config.js';
 import type { RegistryTokenSigner } from './token-signer.js';
 
