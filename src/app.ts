@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
+import { ServerKey } from './auth/server-key.js';
 import type { Config } from './config.js';
 import type { Services } from './context.js';
 import type { Db } from './db/client.js';
@@ -28,13 +29,14 @@ export interface StartOptions {
  * reverse. main.ts adds the process concerns (migrations, the bootstrap admin, signals).
  */
 export async function startBerth(config: Config, db: Db, log: Logger, options: StartOptions = {}): Promise<RunningBerth> {
+  const serverKey = await ServerKey.load(config);
   const registry = await openRegistryBackend(config, log);
   const pubsub = createBerthPubSub(config.redisUrl);
   const maintenance = new BackendMaintenance();
   // The lease owner must name this instance the same way after a restart: its host and data dir.
   const contentCache = new RegistryContentCache();
   const gc = new GcQueue({ db, log, pubsub, registry, maintenance, contentCache }, { owner: `${hostname()}:${config.dataDir}` });
-  const services: Services = { config, db, log, registry, pubsub, gc, maintenance, contentCache };
+  const services: Services = { config, db, log, serverKey, registry, pubsub, gc, maintenance, contentCache };
   const server = createBerthServer(services);
   try {
     // Recovery first: a GC that a crash cut short may have left the registry read-only.

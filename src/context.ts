@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { ServerKey } from './auth/server-key.js';
 import type { Viewer } from './auth/viewer.js';
 import type { Config } from './config.js';
 import type { Db } from './db/client.js';
@@ -14,6 +15,8 @@ export interface Services {
   readonly config: Config;
   readonly db: Db;
   readonly log: Logger;
+  /** berth's secret, for keys derived per purpose (token hashes, stored passwords). */
+  readonly serverKey: ServerKey;
   readonly registry: RegistryBackend;
   readonly pubsub: PubSub;
   /** Garbage collection jobs: queue, worker and recovery. */
