@@ -14,7 +14,7 @@ import { GcProgress, type GcProgressFields } from './progress.js';
 import { ReadOnlyWindow } from './read-only-window.js';
 import { ProgressReporter } from './reporter.js';
 import { runGcJob } from './runner.js';
-import { RegistryStorage } from './storage.js';
+import { RegistryStorage } from '../registry/hosted/storage.js';
 
 export interface GcQueueDeps {
   db: Db;

@@ -7,7 +7,7 @@ import { MarkLedger, type ManifestRevision } from './mark-ledger.js';
 import type { GcPhase, GcProgress } from './progress.js';
 import type { ReadOnlyWindow } from './read-only-window.js';
 import type { ProgressReporter } from './reporter.js';
-import type { RegistryStorage } from './storage.js';
+import type { RegistryStorage } from '../registry/hosted/storage.js';
 import { untaggedManifests } from './untagged.js';
 
 /** One job's run, with everything it acts on. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { RegistryStorage } from './storage.js';
+import type { RegistryStorage } from '../registry/hosted/storage.js';
 
 /** A manifest that no tag reaches, directly or as a child of a tagged index. */
 export interface UntaggedManifest {

@@ -1,7 +1,7 @@
 import type { Dirent } from 'node:fs';
 import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isDigest, isRepositoryName } from '../registry/v2/reference.js';
+import { isDigest, isRepositoryName } from '../v2/reference.js';
 
 /**
  * The embedded registry's filesystem storage as distribution 2.8 lays it out, read directly: the
