@@ -11,7 +11,9 @@ import { loadConfig } from '../src/config.js';
 import { createDb } from '../src/db/client.js';
 import { deployMigrations } from '../src/db/migrations.js';
 import { RegistryClient } from '../src/registry/v2/client.js';
-import type { BackendCallSummary } from '../src/registry/loaders.js';
+import type { BackendCallSummary } from '../src/registry/remote/live-loaders.js';
+import { signedTokens } from '../src/registry/hosted/hosted-backend.js';
+import { bearerTokens } from '../src/registry/v2/auth.js';
 import { NESTED_CONTENT_QUERY } from '../test/support/content.js';
 import { buildImage, pushArtifact } from '../test/support/oci-images.js';
 import { freePort } from '../test/support/registry-process.js';
@@ -53,7 +55,7 @@ try {
     );
   }
   const images = REGISTRIES * REPOSITORIES * TAGS;
-  while ((await db.tagActivity.count({ where: { pushedAt: { not: null } } })) < images) await new Promise((resolve) => setTimeout(resolve, 50));
+  while ((await db.contentTag.count()) < images) await new Promise((resolve) => setTimeout(resolve, 50));
   console.log(`seeded ${images} images in ${REGISTRIES * REPOSITORIES} repositories, notifications recorded, in ${seconds(performance.now() - seeded)}`);
 
   /** One query through berth's HTTP endpoint; `cold` empties the cross-request digest cache first. */
@@ -72,7 +74,7 @@ try {
   };
 
   // The floor: the calls berth makes, each as early as its input is known, with the same client settings.
-  const direct = new RegistryClient({ baseUrl: berth.services.registry.embedded!.url, signer });
+  const direct = new RegistryClient({ baseUrl: berth.services.registry.embedded!.url, auth: bearerTokens(signedTokens(signer, 'berth')) });
   const floor = async (withConfigs: boolean): Promise<{ ms: number; calls: number }> => {
     const before = direct.calls;
     const started = performance.now();

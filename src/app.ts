@@ -7,22 +7,27 @@ import type { Db } from './db/client.js';
 import { BackendMaintenance } from './gc/maintenance.js';
 import { GcQueue } from './gc/queue.js';
 import { createBerthPubSub } from './pubsub.js';
-import { openRegistryBackend } from './registry/backend.js';
-import { RegistryContentCache } from './registry/loaders.js';
-import { type ActivityReconciler, startActivityReconciler } from './registry/reconcile.js';
+import { storageInventory, v2Inventory, v2ManifestSource } from './registry/content-index/inventory.js';
+import { ContentIndexReconciler } from './registry/content-index/reconcile.js';
+import { ContentIndexWriter } from './registry/content-index/writer.js';
+import { openHostedBackend } from './registry/hosted/hosted-backend.js';
+import { RegistryStorage } from './registry/hosted/storage.js';
+import { RegistryContentCache } from './registry/remote/live-loaders.js';
+import { RemoteClients } from './registry/remote/remote-clients.js';
 import { createBerthServer, type BerthServer } from './server.js';
 
 export interface RunningBerth {
   readonly services: Services;
   readonly server: BerthServer;
-  readonly reconciler: ActivityReconciler;
   close(): Promise<void>;
 }
 
 export interface StartOptions {
-  /** How often the activity index is reconciled with the registry. @default 5 minutes */
+  /** How often the content index is reconciled with the backend. @default 5 minutes */
   reconcileIntervalMs?: number;
 }
+
+const DEFAULT_RECONCILE_INTERVAL_MS = 5 * 60_000;
 
 /**
  * Everything berth runs, started in order (registry backend, then the API) and stopped in
@@ -30,13 +35,30 @@ export interface StartOptions {
  */
 export async function startBerth(config: Config, db: Db, log: Logger, options: StartOptions = {}): Promise<RunningBerth> {
   const serverKey = await ServerKey.load(config);
-  const registry = await openRegistryBackend(config, log);
+  const registry = await openHostedBackend(config, log);
   const pubsub = createBerthPubSub(config.redisUrl);
   const maintenance = new BackendMaintenance();
+  const { client } = registry;
+  const contentIndex = new ContentIndexWriter(db, v2ManifestSource(client));
+  // Storage holds everything (untagged manifests, blobs); an existing registry shows only its V2 API.
+  const inventory = registry.embedded ? storageInventory(new RegistryStorage(registry.embedded.storageDir)) : v2Inventory(client);
+  const reconciler = new ContentIndexReconciler(db, inventory, log);
   // The lease owner must name this instance the same way after a restart: its host and data dir.
-  const contentCache = new RegistryContentCache();
-  const gc = new GcQueue({ db, log, pubsub, registry, maintenance, contentCache }, { owner: `${hostname()}:${config.dataDir}` });
-  const services: Services = { config, db, log, serverKey, registry, pubsub, gc, maintenance, contentCache };
+  const gc = new GcQueue({ db, log, pubsub, registry, maintenance, contentIndex }, { owner: `${hostname()}:${config.dataDir}` });
+  const services: Services = {
+    config,
+    db,
+    log,
+    serverKey,
+    registry,
+    pubsub,
+    gc,
+    maintenance,
+    contentIndex,
+    reconciler,
+    remoteClients: new RemoteClients(serverKey.derive('registry-password')),
+    contentCache: new RegistryContentCache(),
+  };
   const server = createBerthServer(services);
   try {
     // Recovery first: a GC that a crash cut short may have left the registry read-only.
@@ -49,11 +71,12 @@ export async function startBerth(config: Config, db: Db, log: Logger, options: S
     throw error;
   }
   // After listen: notifications reach the hook from now on, so the first pass catches what came before.
-  const reconciler = startActivityReconciler(services, { intervalMs: options.reconcileIntervalMs });
+  reconciler.start(options.reconcileIntervalMs ?? DEFAULT_RECONCILE_INTERVAL_MS);
+  // A registry process that starts serving lost whatever notifications its predecessor had queued.
+  registry.embedded?.on('ready', () => reconciler.schedule('registry started'));
   return {
     services,
     server,
-    reconciler,
     // The registry goes before the API: it posts its events to berth's hook until it stops.
     close: async () => {
       await reconciler.stop();

@@ -6,30 +6,39 @@ import type { Db } from './db/client.js';
 import type { BackendMaintenance } from './gc/maintenance.js';
 import type { GcQueue } from './gc/queue.js';
 import type { PubSub } from './pubsub.js';
-import type { ActivityLoaders } from './registry/activity.js';
-import type { RegistryBackend } from './registry/backend.js';
-import type { RegistryContentCache, RegistryLoaders } from './registry/loaders.js';
+import type { RegistryBackends } from './registry/backend.js';
+import type { ContentIndexReconciler } from './registry/content-index/reconcile.js';
+import type { ContentIndexWriter } from './registry/content-index/writer.js';
+import type { HostedBackend } from './registry/hosted/hosted-backend.js';
+import type { RegistryContentCache } from './registry/remote/live-loaders.js';
+import type { RemoteClients } from './registry/remote/remote-clients.js';
 
-/** What lives as long as the server: created once in server.ts. */
+/** What lives as long as the server: created once in app.ts. */
 export interface Services {
   readonly config: Config;
   readonly db: Db;
   readonly log: Logger;
   /** berth's secret, for keys derived per purpose (token hashes, stored passwords). */
   readonly serverKey: ServerKey;
-  readonly registry: RegistryBackend;
+  /** The backend hosted registries live on. */
+  readonly registry: HostedBackend;
   readonly pubsub: PubSub;
   /** Garbage collection jobs: queue, worker and recovery. */
   readonly gc: GcQueue;
   /** Whether the backend is in a read-only maintenance window (GC), and why. */
   readonly maintenance: BackendMaintenance;
-  /** Manifests and configs fetched by digest, shared by every request's loaders. */
+  /** Keeps the content index in step with the hosted backend. */
+  readonly contentIndex: ContentIndexWriter;
+  readonly reconciler: ContentIndexReconciler;
+  /** Clients for outside registries, one per connection. */
+  readonly remoteClients: RemoteClients;
+  /** Outside registries' manifests and configs fetched by digest, shared by every request. */
   readonly contentCache: RegistryContentCache;
 }
 
-/** The GraphQL context: one per request (or per subscription event), never shared between viewers. */
+/** The GraphQL context: one per request (or per subscription operation), never shared between viewers. */
 export interface Context extends Services {
   readonly viewer: Viewer | null;
-  readonly loaders: RegistryLoaders;
-  readonly activity: ActivityLoaders;
+  /** Each registry's backend, opened once per request with the request's loaders. */
+  readonly backends: RegistryBackends;
 }

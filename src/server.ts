@@ -7,12 +7,11 @@ import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { viewerFromAuthorization } from './auth/viewer.js';
 import type { Context, Services } from './context.js';
-import { createActivityLoaders } from './registry/activity.js';
-import { RegistryUnavailableError } from './registry/v2/errors.js';
-import { createRegistryLoaders } from './registry/loaders.js';
+import { RegistryBackends } from './registry/backend.js';
 import { registryHookRoute } from './registry/hosted/notifications.js';
 import { tokenRoute } from './registry/hosted/token-service.js';
 import { schema } from './schema/index.js';
+import { expectedFieldError } from './schema/field-errors.js';
 
 /** A plain HTTP route served next to /graphql (token endpoint, registry hooks). */
 type Route = (request: Request, remoteAddress: string) => Promise<Response> | Response;
@@ -43,8 +42,8 @@ export function createBerthServer(services: Services): BerthServer {
     maskedErrors: {
       // Clients get "Unexpected error."; the log gets the real one.
       maskError: (error, message, isDev) => {
-        const backendDown = backendUnavailable(error);
-        if (backendDown) return backendDown;
+        const expected = expectedFieldError(error);
+        if (expected) return expected;
         const masked = maskError(error, message, isDev);
         if (masked !== error) log.error({ err: error }, 'unexpected error while executing an operation');
         return masked;
@@ -56,8 +55,7 @@ export function createBerthServer(services: Services): BerthServer {
       return {
         ...services,
         viewer: await viewerFromAuthorization(db, authorization),
-        loaders: createRegistryLoaders(services.registry.client, services.contentCache),
-        activity: createActivityLoaders(db),
+        backends: new RegistryBackends(services),
       };
     },
     plugins: [
@@ -68,7 +66,10 @@ export function createBerthServer(services: Services): BerthServer {
           return true;
         },
       }),
-      useRoutes({ '/auth/token': tokenRoute(services), '/hooks/registry': registryHookRoute(services) }),
+      useRoutes({
+        '/auth/token': tokenRoute(services),
+        '/hooks/registry': registryHookRoute({ ...services, hookSecret: services.registry.hookSecret }),
+      }),
       useBackendCallsExtension(),
     ],
   });
@@ -131,19 +132,6 @@ interface EnvelopedRoot {
   subscribe: (args: ExecutionArgs) => unknown;
 }
 
-/**
- * A registry that is down is expected: the field resolves to null with this error entry while
- * the rest of the response stands.
- */
-function backendUnavailable(error: unknown): GraphQLError | null {
-  if (!(error instanceof GraphQLError) || !(error.originalError instanceof RegistryUnavailableError)) return null;
-  return new GraphQLError(`the registry backend is unavailable: ${error.originalError.message}`, {
-    nodes: error.nodes,
-    path: error.path,
-    extensions: { code: 'BACKEND_UNAVAILABLE' },
-  });
-}
-
 function stringParam(value: unknown): string | null {
   return typeof value === 'string' ? value : null;
 }
@@ -166,9 +154,9 @@ function useRoutes(routes: Record<string, Route>): Plugin {
 function useBackendCallsExtension(): Plugin<Context> {
   return {
     onExecute({ args }) {
-      const { request, loaders } = args.contextValue;
+      const { request, backends } = args.contextValue;
       if (request?.headers.get('x-berth-debug') !== 'calls') return;
-      const { calls } = loaders;
+      const { calls } = backends;
       return {
         onExecuteDone({ result, setResult }) {
           if (isAsyncIterable(result)) return;

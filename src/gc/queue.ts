@@ -3,9 +3,8 @@ import type { Db } from '../db/client.js';
 import { ConflictError, NotFoundError } from '../errors.js';
 import type { GcJob } from '../generated/prisma/client.js';
 import type { PubSub } from '../pubsub.js';
-import { recordRegistryEvents } from '../registry/activity.js';
-import type { RegistryBackend } from '../registry/backend.js';
-import type { RegistryContentCache } from '../registry/loaders.js';
+import type { ContentIndexWriter } from '../registry/content-index/writer.js';
+import type { HostedBackend } from '../registry/hosted/hosted-backend.js';
 import { GcAbort, GcAlreadyRunningError } from './errors.js';
 import { garbageCollect } from './garbage-collect.js';
 import { holdLease, type LeaseTiming } from './lease.js';
@@ -20,9 +19,10 @@ export interface GcQueueDeps {
   db: Db;
   log: Logger;
   pubsub: PubSub;
-  registry: RegistryBackend;
+  registry: HostedBackend;
   maintenance: BackendMaintenance;
-  contentCache: RegistryContentCache;
+  /** Told what a run deleted (the hook skips berth's own deletions). */
+  contentIndex: Pick<ContentIndexWriter, 'deleted'>;
 }
 
 export interface GcQueueOptions {
@@ -199,11 +199,12 @@ export class GcQueue {
         reporter,
         log,
         signal: controller.signal,
-        onManifestsDeleted: (manifests) =>
-          recordRegistryEvents(
-            this.deps,
-            manifests.map(({ repository, digest }) => ({ action: 'delete', repository, tag: null, digest, at: new Date() })),
-          ),
+        onManifestsDeleted: async (manifests) => {
+          for (const repository of new Set(manifests.map((manifest) => manifest.repository))) {
+            const digests = manifests.filter((manifest) => manifest.repository === repository).map((manifest) => manifest.digest);
+            await this.deps.contentIndex.deleted(repository, [], digests);
+          }
+        },
       });
     } catch (failure) {
       const abort = controller.signal.reason;

@@ -1,6 +1,7 @@
 import { ConflictError } from '../errors.js';
 import type { FetchedManifest, RegistryClient } from './v2/client.js';
 import { RegistryError, RegistryNotFoundError } from './v2/errors.js';
+import { type DeletionPlan, planDeletion, type RepositoryGraph, tagsPointingAt } from './deletion-plan.js';
 import { isIndexMediaType } from './v2/manifest.js';
 import { isDigest } from './v2/reference.js';
 
@@ -84,7 +85,7 @@ export interface RegistryContentDeletion {
 export async function deleteTags(client: RegistryClient, repository: string, names: readonly string[]): Promise<TagDeletion> {
   const content = await readRepository(client, repository);
   const requested = [...new Set(names)];
-  const run = await execute(client, repository, planDeletion(content, new Set(requested), []));
+  const run = await execute(client, repository, planDeletion(graphOf(content), new Set(requested), []), content);
   throwIfNothingDeleted(run);
 
   const result: TagDeletion = { deletedTagNames: [], deletedDigests: deletedForGood(run), failed: [], unrestored: run.unrestored };
@@ -105,12 +106,13 @@ export async function deleteImage(client: RegistryClient, repository: string, re
   const content = await readRepository(client, repository);
   const target = await resolveReference(client, repository, content, reference);
   const { digest } = target;
-  const tagNames = tagsPointingAt(content.tags, digest);
-  const plan = planDeletion(content, new Set(tagNames), [target]);
+  const graph = graphOf(content);
+  const tagNames = tagsPointingAt(graph.tags, digest);
+  const plan = planDeletion(graph, new Set(tagNames), [digest]);
   if (plan.restore.length > 0) {
     throw new ConflictError(`${repository}@${digest} is a child of another tagged index in the repository; delete that first`);
   }
-  const run = await execute(client, repository, plan);
+  const run = await execute(client, repository, plan, content);
   if (!run.deleted.includes(digest)) throw run.halted?.error ?? manifestUnknown(repository, reference);
   return {
     deletedDigest: digest,
@@ -121,12 +123,19 @@ export async function deleteImage(client: RegistryClient, repository: string, re
 }
 
 /**
- * Deletes every manifest reachable from the repository's tags: the tagged ones and index children.
- * The repository stays in the catalog with no tags (the API cannot remove it; GC prunes it later).
+ * Deletes every manifest reachable from the repository's tags (the tagged ones and index children)
+ * and the `untagged` ones the caller knows of (the V2 API cannot list those). The repository stays
+ * in the catalog with no tags (the API cannot remove it; GC prunes it later).
  */
-export async function deleteRepository(client: RegistryClient, repository: string): Promise<RepositoryDeletion> {
+export async function deleteRepository(client: RegistryClient, repository: string, untagged: readonly string[] = []): Promise<RepositoryDeletion> {
   const content = await readRepository(client, repository);
-  const run = await execute(client, repository, planDeletion(content, new Set(content.tags.keys()), []));
+  const unread = untagged.filter((digest) => !content.manifests.has(digest));
+  for (const manifest of await Promise.all(unread.map((digest) => getIfPresent(client, repository, digest)))) {
+    if (manifest) content.manifests.set(manifest.digest, manifest);
+  }
+  await fetchNestedIndexes(client, repository, content.manifests);
+  const targets = untagged.filter((digest) => content.manifests.has(digest));
+  const run = await execute(client, repository, planDeletion(graphOf(content), new Set(content.tags.keys()), targets), content);
   throwIfNothingDeleted(run);
   return {
     repository,
@@ -137,14 +146,17 @@ export async function deleteRepository(client: RegistryClient, repository: strin
 }
 
 /**
- * Deletes the content of every repository under `<slug>/`, one repository after the other, and
- * stops at the first repository that fails (the result names it and every one after it).
+ * Deletes the content of the given repositories (with the untagged manifests each holds), one after
+ * the other, and stops at the first that fails (the result names it and every one after it).
  */
-export async function deleteRegistryContent(client: RegistryClient, slug: string): Promise<RegistryContentDeletion> {
-  const names = await repositoriesUnder(client, slug);
+export async function deleteRegistryContent(
+  client: RegistryClient,
+  repositories: readonly { path: string; untagged: readonly string[] }[],
+): Promise<RegistryContentDeletion> {
+  const names = repositories.map(({ path }) => path);
   const result: RegistryContentDeletion = { repositories: [], failed: [] };
-  for (const [index, name] of names.entries()) {
-    const error = await deleteRepository(client, name).then((deletion) => {
+  for (const [index, { path: name, untagged }] of repositories.entries()) {
+    const error = await deleteRepository(client, name, untagged).then((deletion) => {
       result.repositories.push(deletion);
       return deletion.failed[0]?.error;
     }, registryError);
@@ -163,13 +175,6 @@ interface RepositoryContent {
   tags: ReadonlyMap<string, FetchedManifest>;
   /** Tagged manifests and every index reachable from them, by digest, with their stored bytes. */
   manifests: Map<string, FetchedManifest>;
-}
-
-interface DeletionPlan {
-  /** Manifests to delete and put back, under the tags that stay or (when only an index needs them) by digest. */
-  restore: { fetched: FetchedManifest; survivors: string[] }[];
-  /** Manifests to delete for good, every index before its children. */
-  remove: string[];
 }
 
 interface Run {
@@ -239,70 +244,33 @@ async function resolveReference(
   return fetched;
 }
 
-/**
- * What deleting the tags in `deleting` (and the manifests in `extraTargets`) takes. A target that
- * the remaining tags still reach (its own surviving tags, or a tagged index using it as a child) is
- * restored; everything reachable only from the targets is removed. Unknown tags are ignored.
- */
-function planDeletion(content: RepositoryContent, deleting: ReadonlySet<string>, extraTargets: readonly FetchedManifest[]): DeletionPlan {
-  const targeted = [...deleting].flatMap((tag) => content.tags.get(tag) ?? []).concat(extraTargets);
-  const targets = new Map(targeted.map((fetched) => [fetched.digest, fetched]));
-  const remainingTags = new Map([...content.tags].filter(([tag]) => !deleting.has(tag)));
-  const kept = reachableDigests([...remainingTags.values()].map(({ digest }) => digest), content.manifests);
-  const restore = [...targets.values()]
-    .filter(({ digest }) => kept.has(digest))
-    .map((fetched) => ({ fetched, survivors: tagsPointingAt(remainingTags, fetched.digest) }));
-  const doomed = [...reachableDigests(targets.keys(), content.manifests)].filter((digest) => !kept.has(digest));
-  return { restore, remove: parentsFirst(doomed, content.manifests) };
-}
-
-/** The roots and, through indexes, every manifest they reference. */
-function reachableDigests(roots: Iterable<string>, manifests: ReadonlyMap<string, FetchedManifest>): Set<string> {
-  const reached = new Set<string>();
-  const queue = [...roots];
-  for (let digest = queue.pop(); digest !== undefined; digest = queue.pop()) {
-    if (reached.has(digest)) continue;
-    reached.add(digest);
-    queue.push(...childDigests(manifests.get(digest)));
+/** The planner's view of what was read: tag digests and the children of every index fetched. */
+function graphOf(content: RepositoryContent): RepositoryGraph {
+  const children = new Map<string, string[]>();
+  for (const [digest, { manifest }] of content.manifests) {
+    if (manifest.kind === 'index') children.set(digest, manifest.manifests.map((child) => child.digest));
   }
-  return reached;
+  return { tags: new Map([...content.tags].map(([tag, fetched]) => [tag, fetched.digest])), children };
 }
 
-/** Reverse post-order of a depth-first walk: every manifest comes before the ones it references. */
-function parentsFirst(digests: readonly string[], manifests: ReadonlyMap<string, FetchedManifest>): string[] {
-  const wanted = new Set(digests);
-  const visited = new Set<string>();
-  const postOrder: string[] = [];
-  const visit = (digest: string): void => {
-    if (visited.has(digest)) return;
-    visited.add(digest);
-    for (const child of childDigests(manifests.get(digest))) if (wanted.has(child)) visit(child);
-    postOrder.push(digest);
-  };
-  for (const digest of digests) visit(digest);
-  return postOrder.reverse();
-}
-
-function childDigests(fetched: FetchedManifest | undefined): string[] {
-  return fetched?.manifest.kind === 'index' ? fetched.manifest.manifests.map((child) => child.digest) : [];
-}
-
-function tagsPointingAt(tags: ReadonlyMap<string, FetchedManifest>, digest: string): string[] {
-  return [...tags].filter(([, fetched]) => fetched.digest === digest).map(([tag]) => tag);
+interface Restore {
+  fetched: FetchedManifest;
+  survivors: string[];
 }
 
 interface Step {
   digest: string;
-  putBack: DeletionPlan['restore'][number] | null;
+  putBack: Restore | null;
 }
 
 /**
  * Carries out a plan one manifest at a time, restores first, and stops at the first failure (see the
  * module comment). A manifest already gone is skipped: another deleter got there first.
  */
-async function execute(client: RegistryClient, repository: string, plan: DeletionPlan): Promise<Run> {
+async function execute(client: RegistryClient, repository: string, plan: DeletionPlan, content: RepositoryContent): Promise<Run> {
   const steps: Step[] = [
-    ...plan.restore.map((restore) => ({ digest: restore.fetched.digest, putBack: restore })),
+    // Every restored target was read (it is a tagged manifest or reachable from one).
+    ...plan.restore.map(({ digest, survivors }) => ({ digest, putBack: { fetched: content.manifests.get(digest)!, survivors } })),
     ...plan.remove.map((digest) => ({ digest, putBack: null })),
   ];
   const run: Run = { deleted: [], restored: new Set(), unrestored: [], halted: null };
@@ -332,7 +300,7 @@ async function execute(client: RegistryClient, repository: string, plan: Deletio
 async function putBack(
   client: RegistryClient,
   repository: string,
-  { fetched, survivors }: DeletionPlan['restore'][number],
+  { fetched, survivors }: Restore,
   run: Run,
 ): Promise<RegistryError | undefined> {
   const references = survivors.length > 0 ? survivors : [fetched.digest];
@@ -379,12 +347,4 @@ function manifestUnknown(repository: string, reference: string): RegistryNotFoun
 function registryError(error: unknown): RegistryError {
   if (error instanceof RegistryError) return error;
   throw error;
-}
-
-async function repositoriesUnder(client: RegistryClient, slug: string): Promise<string[]> {
-  // The trailing slash keeps `csaw` from matching `csaw2/...`.
-  const prefix = `${slug}/`;
-  const names: string[] = [];
-  for await (const name of client.catalog()) if (name.startsWith(prefix)) names.push(name);
-  return names;
 }

@@ -3,7 +3,7 @@ import type { Viewer } from '../auth/viewer.js';
 import type { Db } from '../db/client.js';
 import { NotFoundError } from '../errors.js';
 import type { NamespaceRole } from '../generated/prisma/enums.js';
-import { isRepositoryName } from '../registry/v2/reference.js';
+import type { Context } from '../context.js';
 import { decodeIdOf } from './global-id.js';
 
 interface LookupContext {
@@ -33,19 +33,18 @@ export async function findRegistryForAction(ctx: LookupContext, globalId: string
 }
 
 /**
- * A repository of a hosted registry by its global ID (`Repository:<registryId>/<name>`), for an
- * action that needs `role`. Whether the backend still has it is for the action to find out.
+ * A repository by its global ID (`Repository:<registryId>/<name>`), for an action that needs
+ * `role`: its registry, its name and its path in the registry's backend. Whether the backend still
+ * has it is for the action to find out.
  */
-export async function findRepositoryForAction(ctx: LookupContext, globalId: string, field: string, role: NamespaceRole) {
+export async function findRepositoryForAction(ctx: LookupContext & Pick<Context, 'backends'>, globalId: string, field: string, role: NamespaceRole) {
   const notFound = `${field}: no repository ${globalId}`;
   const key = decodeIdOf('Repository', globalId, field);
   const slash = key.indexOf('/');
+  const registry = slash > 0 ? await ctx.db.registry.findFirst({ where: { id: key.slice(0, slash), ...visibleRegistries(ctx.viewer) } }) : null;
   const name = key.slice(slash + 1);
-  const registry =
-    slash > 0
-      ? await ctx.db.registry.findFirst({ where: { id: key.slice(0, slash), kind: 'HOSTED', ...visibleRegistries(ctx.viewer) } })
-      : null;
-  if (!registry?.slug || !isRepositoryName(`${registry.slug}/${name}`)) throw new NotFoundError(notFound);
+  const path = registry && ctx.backends.open(registry).pathOf(name);
+  if (!registry || !path) throw new NotFoundError(notFound);
   requireRole(ctx.viewer, registry.namespaceId, role, notFound);
-  return { registry, name, path: `${registry.slug}/${name}` };
+  return { registry, name, path };
 }

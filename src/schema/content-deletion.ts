@@ -1,14 +1,17 @@
-import { ConflictError, ForbiddenError, NotFoundError, ValidationError, BackendUnavailableError } from '../errors.js';
-import { deleteImage, deleteRepository, deleteTags, type DeletionFailure } from '../registry/content-deletion.js';
 import type { Context } from '../context.js';
-import { recordRegistryEvents } from '../registry/activity.js';
+import { BackendUnavailableError, ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
+import type { Registry } from '../generated/prisma/client.js';
+import { deleteImage, deleteRepository, deleteTags, type DeletionFailure } from '../registry/content-deletion.js';
+import { OperationRefusedError } from '../registry/remote/errors.js';
 import { RegistryReadOnlyError } from '../registry/v2/errors.js';
 import { findRepositoryForAction } from './authorized-lookups.js';
 import { onBackend } from './backend-errors.js';
 import { builder } from './builder.js';
+import { backendOf } from './repository.js';
 
-// The deletions of seeds 000, 001, 003 and 004, on hosted registries (MAINTAINER). Results say
-// exactly what was deleted; when the registry fails midway, `failed` says what was not.
+// The deletions of seeds 000, 001, 003 and 004, on hosted registries and on outside registries that
+// allow deletes (MAINTAINER). Results say exactly what was deleted; when the registry fails midway,
+// `failed` says what was not.
 
 const DeletionFailureReason = builder.enumType('DeletionFailureReason', {
   description: 'NOT_FOUND: it did not exist. BACKEND_ERROR: the registry failed before it was deleted.',
@@ -25,7 +28,7 @@ const DeletionFailureRef = builder.objectRef<DeletionFailure>('DeletionFailure')
 });
 
 const MAX_TAGS_PER_CALL = 500;
-const contentErrors = [NotFoundError, ForbiddenError, BackendUnavailableError, RegistryReadOnlyError];
+const contentErrors = [NotFoundError, ForbiddenError, BackendUnavailableError, RegistryReadOnlyError, OperationRefusedError];
 
 builder.relayMutationField(
   'deleteTags',
@@ -40,12 +43,12 @@ builder.relayMutationField(
     authScopes: { authenticated: true },
     errors: { types: [ValidationError, ...contentErrors] },
     resolve: async (_root, { input }, ctx) => {
-      const repository = await findRepositoryForAction(ctx, input.repositoryId, 'repositoryId', 'MAINTAINER');
+      const { registry, path } = await findRepositoryForAction(ctx, input.repositoryId, 'repositoryId', 'MAINTAINER');
       const names = [...new Set(input.names)];
       if (names.length === 0) throw new ValidationError('name at least one tag', 'names');
       if (names.length > MAX_TAGS_PER_CALL) throw new ValidationError(`at most ${MAX_TAGS_PER_CALL} tags per call`, 'names');
-      const result = await onBackend(() => deleteTags(ctx.registry.client, repository.path, names));
-      await recordDeletions(ctx, repository.path, result.deletedTagNames, result.deletedDigests);
+      const result = await onBackend(() => deleteTags(backendOf(ctx, registry).client, path, names));
+      await recordDeletions(ctx, registry, path, result.deletedTagNames, result.deletedDigests);
       return result;
     },
   },
@@ -76,9 +79,9 @@ builder.relayMutationField(
     authScopes: { authenticated: true },
     errors: { types: [...contentErrors, ConflictError] },
     resolve: async (_root, { input }, ctx) => {
-      const repository = await findRepositoryForAction(ctx, input.repositoryId, 'repositoryId', 'MAINTAINER');
-      const result = await onBackend(() => deleteImage(ctx.registry.client, repository.path, input.reference));
-      await recordDeletions(ctx, repository.path, result.deletedTagNames, [result.deletedDigest, ...result.deletedChildDigests]);
+      const { registry, path } = await findRepositoryForAction(ctx, input.repositoryId, 'repositoryId', 'MAINTAINER');
+      const result = await onBackend(() => deleteImage(backendOf(ctx, registry).client, path, input.reference));
+      await recordDeletions(ctx, registry, path, result.deletedTagNames, [result.deletedDigest, ...result.deletedChildDigests]);
       return result;
     },
   },
@@ -96,15 +99,16 @@ builder.relayMutationField(
   'deleteRepository',
   { inputFields: (t) => ({ id: t.id({ required: true }) }) },
   {
-    description: 'Deletes every image and tag of a repository (MAINTAINER); it then leaves the listings. Its storage is reclaimed by the next garbage collection.',
+    description:
+      'Deletes every image and tag of a repository (MAINTAINER), untagged images included where berth knows them; it then leaves the listings. Its storage is reclaimed by the next garbage collection.',
     authScopes: { authenticated: true },
     errors: { types: contentErrors },
     resolve: async (_root, { input }, ctx) => {
-      const repository = await findRepositoryForAction(ctx, input.id, 'id', 'MAINTAINER');
-      const tags = await onBackend(() => ctx.registry.client.listTags(repository.path));
-      if (tags.length === 0) throw new NotFoundError(`id: no repository ${input.id}`);
-      const result = await onBackend(() => deleteRepository(ctx.registry.client, repository.path));
-      await recordDeletions(ctx, repository.path, result.deletedTagNames, result.deletedDigests);
+      const { registry, path } = await findRepositoryForAction(ctx, input.id, 'id', 'MAINTAINER');
+      const backend = backendOf(ctx, registry);
+      if (!(await onBackend(() => backend.content.hasRepository(path)))) throw new NotFoundError(`id: no repository ${input.id}`);
+      const result = await onBackend(async () => deleteRepository(backend.client, path, await backend.untaggedManifests(path)));
+      await recordDeletions(ctx, registry, path, result.deletedTagNames, result.deletedDigests);
       return { deletedId: input.id, ...result };
     },
   },
@@ -119,13 +123,15 @@ builder.relayMutationField(
 );
 
 /**
- * berth records its own deletions in the activity index (the hook skips them): the registry would
- * report a shared image's surviving tags as deleted and pushed anew, losing their push times.
+ * berth records its own deletions (the hosted hook skips them: the registry would report a shared
+ * image's surviving tags as deleted and pushed anew, losing their push times), and tells the
+ * registry's event subscribers.
  */
-async function recordDeletions(ctx: Context, repository: string, tags: string[], digests: string[]): Promise<void> {
+async function recordDeletions(ctx: Context, registry: Registry, path: string, tags: string[], digests: string[]): Promise<void> {
+  const backend = backendOf(ctx, registry);
+  await backend.recordDeletion(path, tags, digests);
   const at = new Date();
-  await recordRegistryEvents(ctx, [
-    ...tags.map((tag) => ({ action: 'delete' as const, repository, tag, digest: null, at })),
-    ...digests.map((digest) => ({ action: 'delete' as const, repository, tag: null, digest, at })),
-  ]);
+  const repository = backend.nameOf(path);
+  for (const tag of tags) ctx.pubsub.publish('registry:event', registry.id, { action: 'delete', repository, tag, digest: null, at });
+  for (const digest of digests) ctx.pubsub.publish('registry:event', registry.id, { action: 'delete', repository, tag: null, digest, at });
 }

@@ -1,6 +1,6 @@
 import { NotFoundError, ForbiddenError, ValidationError } from '../errors.js';
 import type { IssuedCredentials as IssuedCredentialsShape } from '../registry/hosted/robot-accounts.js';
-import { generateRobotCredentials } from '../registry/hosted/robot-accounts.js';
+import { rotateRobotCredentials } from '../tenancy/registries.js';
 import { findRegistryForAction } from './authorized-lookups.js';
 import { builder } from './builder.js';
 
@@ -45,14 +45,7 @@ builder.relayMutationField(
     errors: { types: [NotFoundError, ForbiddenError, ValidationError] },
     resolve: async (_root, { input }, ctx) => {
       const registry = await findRegistryForAction(ctx, input.registryId, 'registryId', 'MAINTAINER');
-      if (registry.kind !== 'HOSTED' || registry.slug === null) throw new ValidationError('only hosted registries have robot credentials', 'registryId');
-      const { issued, secretHash } = await generateRobotCredentials(registry.slug, ctx.config.registry.publicHost);
-      await ctx.db.robotAccount.upsert({
-        where: { registryId: registry.id },
-        create: { registryId: registry.id, username: issued.username, secretHash },
-        update: { username: issued.username, secretHash, rotatedAt: new Date() },
-      });
-      return { registryId: registry.id, credentials: issued };
+      return { registryId: registry.id, credentials: await rotateRobotCredentials(ctx, registry) };
     },
   },
   {

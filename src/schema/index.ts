@@ -14,6 +14,7 @@ import './credentials.js';
 import './namespace.js';
 import './gc-job.js';
 import './backend-errors.js';
+import './connection-errors.js';
 import './content-deletion.js';
 
 builder.queryType({});

@@ -3,7 +3,6 @@ import { roleIn } from '../auth/viewer.js';
 import { isUniqueViolation } from '../db/errors.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
 import { slugProblem } from '../registry/hosted/slug.js';
-import { registryUsage } from '../registry/usage.js';
 import { requireDisplayName } from '../validation.js';
 import { builder } from './builder.js';
 import { findNamespaceForAction } from './authorized-lookups.js';
@@ -45,9 +44,9 @@ export const Namespace = builder.prismaNode('Namespace', {
       type: 'SafeInt',
       nullable: true,
       description: 'The sum of its hosted registries’ storage (each deduplicated within its registry).',
-      select: { registries: { where: { kind: 'HOSTED' }, select: { slug: true } } },
+      select: { registries: { where: { kind: 'HOSTED' } } },
       resolve: async (namespace, _args, ctx) => {
-        const usages = await Promise.all(namespace.registries.map((registry) => registryUsage(ctx.loaders, registry.slug!)));
+        const usages = await Promise.all(namespace.registries.map((registry) => ctx.backends.open(registry).content.usage()));
         return usages.reduce((total, usage) => total + usage.bytes, 0);
       },
     }),

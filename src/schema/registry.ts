@@ -1,23 +1,24 @@
 import { visibleRegistries } from '../auth/access.js';
 import { roleIn } from '../auth/viewer.js';
-import { isUniqueViolation } from '../db/errors.js';
 import { BackendUnavailableError, ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
-import type { Registry as RegistryRow } from '../generated/prisma/client.js';
-import { deleteRegistryContent } from '../registry/content-deletion.js';
-import { RegistryReadOnlyError, RegistryUnavailableError } from '../registry/v2/errors.js';
-import { quotaExceeded } from '../registry/hosted/quota.js';
-import type { Context } from '../context.js';
-import type { Db } from '../db/client.js';
-import { generateRobotCredentials } from '../registry/hosted/robot-accounts.js';
-import { slugProblem } from '../registry/hosted/slug.js';
-import { listRepositories, registryUsage } from '../registry/usage.js';
-import { requireDisplayName, requirePositiveBytes } from '../validation.js';
-import { builder } from './builder.js';
+import { RegistryConnectionError } from '../registry/remote/errors.js';
+import { RegistryReadOnlyError } from '../registry/v2/errors.js';
+import {
+  connectExternalRegistry,
+  createHostedRegistry,
+  deleteRegistry,
+  slugAvailability,
+  testConnection,
+  updateRegistry,
+} from '../tenancy/registries.js';
 import { findNamespaceForAction, findRegistryForAction } from './authorized-lookups.js';
 import { onBackend } from './backend-errors.js';
+import { builder } from './builder.js';
+import { ConnectionFailureEnum } from './connection-errors.js';
 import { IssuedCredentials } from './credentials.js';
 import { OrderDirection, prismaDirection } from './ordering.js';
-import { connectionComplexity, findRepository, RepositoryOrder, RepositoryRef, repositoryConnection } from './repository.js';
+import { connectionComplexity } from './pagination.js';
+import { backendOf, findRepository, RepositoryOrder, RepositoryRef, repositoryConnection } from './repository.js';
 
 export const RegistryKindEnum = builder.enumType('RegistryKind', {
   description: 'HOSTED: berth runs it on its backend. EXTERNAL: a connection to an outside V2 registry.',
@@ -43,22 +44,17 @@ export function registryOrderBy(order: { field: 'NAME' | 'CREATED_AT'; direction
   return [{ [column]: direction }, { id: direction }];
 }
 
-const Quota = builder.objectRef<{ limitBytes: bigint; slug: string | null }>('Quota').implement({
+const Quota = builder.objectRef<{ limitBytes: bigint; usedBytes: () => Promise<number> }>('Quota').implement({
   fields: (t) => ({
     limitBytes: t.field({ type: 'SafeInt', resolve: (quota) => quota.limitBytes }),
     usedBytes: t.field({
       type: 'SafeInt',
       nullable: true,
       description: 'What the registry stores now (see Registry.storageBytes).',
-      resolve: async (quota, _args, ctx) => (quota.slug === null ? null : (await registryUsage(ctx.loaders, quota.slug)).bytes),
+      resolve: (quota) => quota.usedBytes(),
     }),
   }),
 });
-
-/** Hosted content only: berth does not read EXTERNAL registries' content yet. */
-function hostedUsage(registry: { kind: 'HOSTED' | 'EXTERNAL'; slug: string | null }, ctx: Context) {
-  return registry.kind === 'HOSTED' && registry.slug !== null ? registryUsage(ctx.loaders, registry.slug) : null;
-}
 
 export const Registry = builder.prismaNode('Registry', {
   id: { field: 'id' },
@@ -72,57 +68,66 @@ export const Registry = builder.prismaNode('Registry', {
     name: t.exposeString('name'),
     slug: t.exposeString('slug', { nullable: true, description: 'HOSTED: the path prefix of every repository in it.' }),
     endpoint: t.string({
-      description: 'Where docker clients reach it: "<public registry host>/<slug>" for HOSTED.',
-      select: { slug: true },
-      resolve: (registry, _args, ctx) => registryEndpoint(ctx.config.registry.publicHost, registry.slug),
+      description: 'Where docker clients reach it: "<public registry host>/<slug>" for HOSTED, the URL for EXTERNAL.',
+      resolve: (registry, _args, ctx) => registry.url ?? registryEndpoint(ctx.config.registry.publicHost, registry.slug),
     }),
+    url: t.exposeString('url', { nullable: true, description: 'EXTERNAL: scheme, host and port of the outside registry.' }),
+    username: t.exposeString('username', { nullable: true, description: 'EXTERNAL: who berth signs in as. The password is never readable.' }),
+    hasPassword: t.boolean({ description: 'EXTERNAL: a password is stored (encrypted).', resolve: (registry) => registry.passwordCiphertext !== null }),
+    insecure: t.exposeBoolean('insecure', { description: 'EXTERNAL: plain http is allowed for a host that is not loopback.' }),
     public: t.exposeBoolean('public', { description: 'Anyone may pull without credentials.' }),
     state: t.expose('state', { type: RegistryStateEnum }),
-    isDefault: t.exposeBoolean('isDefault'),
+    isDefault: t.exposeBoolean('isDefault', { description: 'EXTERNAL: the namespace’s default source for image imports (at most one).' }),
     quota: t.field({
       type: Quota,
       nullable: true,
       description: 'Null when the registry has no storage limit.',
-      select: { quotaBytes: true, kind: true, slug: true },
-      resolve: (registry) =>
-        registry.quotaBytes === null ? null : { limitBytes: registry.quotaBytes, slug: registry.kind === 'HOSTED' ? registry.slug : null },
+      resolve: (registry, _args, ctx) =>
+        registry.quotaBytes === null ? null : { limitBytes: registry.quotaBytes, usedBytes: async () => (await backendOf(ctx, registry).content.usage()).bytes },
     }),
     storageBytes: t.field({
       type: 'SafeInt',
       nullable: true,
-      description: 'Everything stored under its slug, each blob counted once. Null for EXTERNAL.',
-      resolve: async (registry, _args, ctx) => (await hostedUsage(registry, ctx))?.bytes ?? null,
+      description: 'Everything its manifests reference, each blob counted once.',
+      resolve: async (registry, _args, ctx) => (await backendOf(ctx, registry).content.usage()).bytes,
+    }),
+    reclaimableBytes: t.field({
+      type: 'SafeInt',
+      nullable: true,
+      description:
+        'What a garbage collection would free now of the blobs stored in its repositories: those no manifest anywhere on the backend references. Null for EXTERNAL.',
+      resolve: (registry, _args, ctx) => backendOf(ctx, registry).content.reclaimableBytes(),
     }),
     repositoryCount: t.int({
       nullable: true,
-      description: 'Repositories holding at least one tag. Null for EXTERNAL.',
-      resolve: async (registry, _args, ctx) => (await hostedUsage(registry, ctx))?.repositories ?? null,
+      description: 'Repositories holding at least one manifest.',
+      resolve: async (registry, _args, ctx) => (await backendOf(ctx, registry).content.usage()).repositories,
     }),
     imageCount: t.int({
       nullable: true,
-      description: 'Distinct tagged manifests, counted per repository. Null for EXTERNAL.',
-      resolve: async (registry, _args, ctx) => (await hostedUsage(registry, ctx))?.images ?? null,
+      description: 'Images, counted per repository (see Repository.imageCount).',
+      resolve: async (registry, _args, ctx) => (await backendOf(ctx, registry).content.usage()).images,
     }),
-    lastPushedAt: t.expose('lastPushedAt', { type: 'DateTime', nullable: true, description: 'The newest push into any of its repositories.' }),
+    lastPushedAt: t.expose('lastPushedAt', { type: 'DateTime', nullable: true, description: 'The newest push into any of its repositories; null for EXTERNAL.' }),
     repositories: t.connection(
       {
         type: RepositoryRef,
         nullable: true,
         complexity: connectionComplexity,
-        description: 'Its repositories that hold a tag. Null with a NOT_SUPPORTED error for EXTERNAL.',
+        description: 'Its repositories. Null with a CATALOG_REFUSED error for a registry that will not list them (repository(name:) still works).',
         args: {
           query: t.arg.string({ description: 'Keeps names containing this text, in any case.' }),
           orderBy: t.arg({ type: RepositoryOrder }),
         },
         resolve: (registry, args, ctx) => repositoryConnection(ctx, registry, args),
       },
-      { name: 'RepositoryConnection', fields: (c) => ({ totalCount: c.int({ resolve: (connection) => connection.totalCount }) }) },
+      { name: 'RepositoryConnection', fields: (c) => ({ totalCount: c.int({ resolve: (connection) => connection.totalCount() }) }) },
       { name: 'RepositoryEdge' },
     ),
     repository: t.field({
       type: RepositoryRef,
       nullable: true,
-      description: 'A repository by its name inside the registry. Null with a NOT_SUPPORTED error for EXTERNAL.',
+      description: 'A repository by its name inside the registry.',
       args: { name: t.arg.string({ required: true }) },
       resolve: (registry, { name }, ctx) => findRepository(ctx, registry, name),
     }),
@@ -153,26 +158,11 @@ builder.queryField('registrySlugAvailability', (t) =>
     authScopes: { authenticated: true },
     args: { slug: t.arg.string({ required: true }) },
     resolve: async (_root, { slug }, ctx) => {
-      const problem = slugProblem(slug);
-      if (problem) return { slug, available: false, ...problem };
-      const taken = await ctx.db.registry.findUnique({ where: { slug }, select: { id: true } });
-      return taken ? { slug, available: false, reason: 'TAKEN' as const, message: `"${slug}" is taken` } : { slug, available: true, reason: null, message: null };
+      const availability = await slugAvailability(ctx.db, slug);
+      return availability.available ? { slug, available: true, reason: null, message: null } : { slug, ...availability };
     },
   }),
 );
-
-async function requireFreeSlug(db: Db, slug: string) {
-  const problem = slugProblem(slug);
-  if (problem) throw new ValidationError(problem.message, 'slug');
-  if (await db.registry.findUnique({ where: { slug }, select: { id: true } })) throw new ConflictError(`the slug "${slug}" is taken`);
-}
-
-function conflictOnDuplicate(error: unknown, name: string, slug?: string): never {
-  if (isUniqueViolation(error)) {
-    throw new ConflictError(slug ? `the slug "${slug}" or the name "${name}" is taken` : `the namespace already has a registry named "${name}"`);
-  }
-  throw error;
-}
 
 builder.relayMutationField(
   'createRegistry',
@@ -191,29 +181,7 @@ builder.relayMutationField(
     errors: { types: [ValidationError, NotFoundError, ForbiddenError, ConflictError] },
     resolve: async (_root, { input }, ctx) => {
       const { id: namespaceId } = await findNamespaceForAction(ctx, input.namespaceId, 'namespaceId', 'MAINTAINER');
-      const name = requireDisplayName(input.name, 'name');
-      const quotaBytes = input.quotaBytes == null ? null : requirePositiveBytes(input.quotaBytes, 'quotaBytes');
-      await requireFreeSlug(ctx.db, input.slug);
-      if (await ctx.db.registry.findFirst({ where: { namespaceId, name }, select: { id: true } })) {
-        throw new ConflictError(`the namespace already has a registry named "${name}"`);
-      }
-      const { issued, secretHash } = await generateRobotCredentials(input.slug, ctx.config.registry.publicHost);
-      try {
-        const registry = await ctx.db.registry.create({
-          data: {
-            namespaceId,
-            kind: 'HOSTED',
-            name,
-            slug: input.slug,
-            public: input.public ?? false,
-            quotaBytes,
-            robot: { create: { username: issued.username, secretHash } },
-          },
-        });
-        return { registry, credentials: issued };
-      } catch (error) {
-        return conflictOnDuplicate(error, name, input.slug);
-      }
+      return createHostedRegistry(ctx, namespaceId, input);
     },
   },
   {
@@ -229,31 +197,54 @@ builder.relayMutationField(
 );
 
 builder.relayMutationField(
+  'connectExternalRegistry',
+  {
+    inputFields: (t) => ({
+      namespaceId: t.id({ required: true }),
+      name: t.string({ required: true }),
+      url: t.string({ required: true, description: 'host[:port] or https://host[:port]; http only for loopback or with insecure.' }),
+      username: t.string(),
+      password: t.string({ description: 'Stored encrypted; never returned.' }),
+      isDefault: t.boolean({ defaultValue: false, description: 'Make it the namespace’s default import source (the previous one stops being it).' }),
+      insecure: t.boolean({ defaultValue: false, description: 'Allow plain http for a host that is not loopback.' }),
+    }),
+  },
+  {
+    description:
+      'Connects an outside V2 registry (MAINTAINER): Docker Hub, Harbor, GHCR, distribution or another berth. berth first signs in the way docker does (Basic or the token flow) and refuses what fails.',
+    authScopes: { authenticated: true },
+    errors: { types: [ValidationError, NotFoundError, ForbiddenError, ConflictError, RegistryConnectionError] },
+    resolve: async (_root, { input }, ctx) => {
+      const { id: namespaceId } = await findNamespaceForAction(ctx, input.namespaceId, 'namespaceId', 'MAINTAINER');
+      return { registry: await connectExternalRegistry(ctx, namespaceId, input) };
+    },
+  },
+  { outputFields: (t) => ({ registry: t.field({ type: Registry, resolve: (payload) => payload.registry }) }) },
+);
+
+builder.relayMutationField(
   'updateRegistry',
   {
     inputFields: (t) => ({
       id: t.id({ required: true }),
       name: t.string(),
-      public: t.boolean(),
-      quotaBytes: t.field({ type: 'SafeInt', description: 'New storage limit; null removes the limit, omitted keeps it.' }),
+      public: t.boolean({ description: 'HOSTED only.' }),
+      quotaBytes: t.field({ type: 'SafeInt', description: 'HOSTED only. New storage limit; null removes the limit, omitted keeps it.' }),
+      url: t.string({ description: 'EXTERNAL only. A new URL without a new password drops the stored one.' }),
+      username: t.string({ description: 'EXTERNAL only; null or "" signs in anonymously.' }),
+      password: t.string({ description: 'EXTERNAL only; null or "" removes it.' }),
+      isDefault: t.boolean({ description: 'EXTERNAL only.' }),
+      insecure: t.boolean({ description: 'EXTERNAL only.' }),
     }),
   },
   {
-    description: 'Changes a registry (MAINTAINER). Omitted fields keep their value.',
+    description: 'Changes a registry (MAINTAINER). Omitted fields keep their value; a connection whose address or credentials change is signed in to again first.',
     authScopes: { authenticated: true },
-    errors: { types: [ValidationError, NotFoundError, ForbiddenError, ConflictError] },
+    errors: { types: [ValidationError, NotFoundError, ForbiddenError, ConflictError, RegistryConnectionError] },
     resolve: async (_root, { input }, ctx) => {
       const registry = await findRegistryForAction(ctx, input.id, 'id', 'MAINTAINER');
-      const name = input.name == null ? undefined : requireDisplayName(input.name, 'name');
-      const quotaBytes = input.quotaBytes === undefined ? undefined : input.quotaBytes === null ? null : requirePositiveBytes(input.quotaBytes, 'quotaBytes');
-      if (input.public === null) throw new ValidationError('must be true or false when given', 'public');
-      let updated: RegistryRow;
-      try {
-        updated = await ctx.db.registry.update({ where: { id: registry.id }, data: { name, public: input.public, quotaBytes } });
-      } catch (error) {
-        return conflictOnDuplicate(error, name ?? registry.name);
-      }
-      return { registry: updated, warnings: quotaBytes && updated.slug ? await quotaWarnings(ctx, updated.slug, quotaBytes) : [] };
+      const { id: _id, ...changes } = input;
+      return updateRegistry(ctx, registry, changes);
     },
   },
   {
@@ -272,18 +263,18 @@ builder.relayMutationField(
   {
     inputFields: (t) => ({
       id: t.id({ required: true }),
-      force: t.boolean({ defaultValue: false, description: 'Also delete the repositories and images it holds.' }),
+      force: t.boolean({ defaultValue: false, description: 'HOSTED: also delete the repositories and images it holds.' }),
     }),
   },
   {
-    description: 'Deletes a registry (OWNER). A registry that holds content is kept unless `force` is set.',
+    description:
+      'Deletes a registry (OWNER; MAINTAINER for a connection). A hosted registry that holds content is kept unless `force` is set. Deleting a connection leaves the outside registry, and images imported from it, as they are.',
     authScopes: { authenticated: true },
     errors: { types: [NotFoundError, ForbiddenError, ConflictError, BackendUnavailableError, RegistryReadOnlyError] },
     resolve: async (_root, { input }, ctx) => {
-      const registry = await findRegistryForAction(ctx, input.id, 'id', 'OWNER');
-      const { slug } = registry;
-      const deletedRepositories = registry.kind === 'HOSTED' && slug !== null ? await deleteHostedContent(ctx, { ...registry, slug }, input.force ?? false) : [];
-      await ctx.db.registry.delete({ where: { id: registry.id } });
+      const found = await findRegistryForAction(ctx, input.id, 'id', 'MAINTAINER');
+      const registry = found.kind === 'HOSTED' ? await findRegistryForAction(ctx, input.id, 'id', 'OWNER') : found;
+      const deletedRepositories = await onBackend(() => deleteRegistry(ctx, registry, backendOf(ctx, registry), input.force ?? false));
       return { deletedId: input.id, deletedRepositories };
     },
   },
@@ -298,37 +289,25 @@ builder.relayMutationField(
   },
 );
 
-
-/**
- * Whether a hosted registry may go: with content it needs `force`, which deletes the content first
- * (the registry row stays while anything is left, so nothing is lost unseen). Returns the names of
- * the repositories emptied.
- */
-async function deleteHostedContent(ctx: Context, registry: RegistryRow & { slug: string }, force: boolean): Promise<string[]> {
-  const repositories = await onBackend(() => listRepositories(ctx.loaders, registry.slug));
-  if (repositories.length === 0) return [];
-  if (!force) {
-    throw new ConflictError(`the registry holds ${repositories.length} repositor${repositories.length === 1 ? 'y' : 'ies'}; delete them first, or pass force: true`);
-  }
-  await ctx.db.registry.update({ where: { id: registry.id }, data: { state: 'DELETING' } });
-  const result = await onBackend(() => deleteRegistryContent(ctx.registry.client, registry.slug)).catch(async (error: unknown) => {
-    await ctx.db.registry.update({ where: { id: registry.id }, data: { state: registry.state } });
-    throw error;
-  });
-  if (result.failed.length > 0) {
-    await ctx.db.registry.update({ where: { id: registry.id }, data: { state: registry.state } });
-    throw new BackendUnavailableError(`the registry is kept: ${result.failed.length} repositories could not be deleted (${result.failed.map((f) => f.name).join(', ')})`);
-  }
-  return result.repositories.map((r) => r.repository.slice(registry.slug.length + 1));
-}
-
-/** A quota below current usage is allowed (it stops pushes, nothing is deleted), but said. */
-async function quotaWarnings(ctx: Context, slug: string, quotaBytes: bigint): Promise<string[]> {
-  try {
-    const exceeded = await quotaExceeded(ctx.loaders, slug, quotaBytes);
-    return exceeded ? [`${exceeded}: pushes are refused until usage drops below the quota`] : [];
-  } catch (error) {
-    if (error instanceof RegistryUnavailableError) return ['the quota is saved, but usage could not be checked: the registry backend is unavailable'];
-    throw error;
-  }
-}
+builder.relayMutationField(
+  'testRegistryConnection',
+  { inputFields: (t) => ({ id: t.id({ required: true }) }) },
+  {
+    description: 'Signs in to a registry the way docker does, now, and says how it went (members). For a hosted registry it checks berth’s backend.',
+    authScopes: { authenticated: true },
+    errors: { types: [NotFoundError, ForbiddenError] },
+    resolve: async (_root, { input }, ctx) => {
+      const registry = await findRegistryForAction(ctx, input.id, 'id', 'VIEWER');
+      return { registry, result: await testConnection(backendOf(ctx, registry)) };
+    },
+  },
+  {
+    outputFields: (t) => ({
+      registry: t.field({ type: Registry, resolve: (payload) => payload.registry }),
+      ok: t.boolean({ resolve: (payload) => payload.result.ok }),
+      latencyMs: t.int({ nullable: true, description: 'How long the sign-in took.', resolve: (payload) => payload.result.latencyMs }),
+      reason: t.field({ type: ConnectionFailureEnum, nullable: true, resolve: (payload) => (payload.result.ok ? null : payload.result.reason) }),
+      message: t.string({ nullable: true, description: 'What the registry answered.', resolve: (payload) => (payload.result.ok ? null : payload.result.message) }),
+    }),
+  },
+);

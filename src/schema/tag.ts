@@ -1,17 +1,15 @@
 import type { Context } from '../context.js';
-import type { LoadedManifest } from '../registry/loaders.js';
+import type { TagFacts } from '../registry/content.js';
 import { isTag } from '../registry/v2/reference.js';
-import { imageBytes, loadManifest } from '../registry/usage.js';
 import { builder } from './builder.js';
-import { ImageRef, signatureTag } from './image.js';
+import { ImageRef } from './image.js';
 import { OrderDirection } from './ordering.js';
-import { canSeeRegistry, parseContentId, type RepositoryRecord, RepositoryRef, repositoryRecord } from './repository.js';
+import { canSeeRegistry, contentOf, parseContentId, type RepositoryRecord, RepositoryRef, repositoryRecord } from './repository.js';
 
-/** A tag with the manifest it points at, read when the tag is listed or looked up. */
+/** A tag and the digest it points at, as read when the tag was listed or looked up. */
 export interface TagRecord {
   repository: RepositoryRecord;
-  name: string;
-  loaded: LoadedManifest;
+  tag: TagFacts;
 }
 
 export const TagRef = builder.objectRef<TagRecord>('Tag');
@@ -19,8 +17,8 @@ export const TagRef = builder.objectRef<TagRecord>('Tag');
 /** The tag, or null when the name is invalid or the repository has no such tag. */
 export async function loadTag(ctx: Context, repository: RepositoryRecord, name: string): Promise<TagRecord | null> {
   if (!isTag(name)) return null;
-  const loaded = await loadManifest(ctx.loaders, { repository: repository.path, reference: name });
-  return loaded && { repository, name, loaded };
+  const tag = await contentOf(ctx, repository).tag(repository.path, name);
+  return tag && { repository, tag };
 }
 
 const TagOrderField = builder.enumType('TagOrderField', { values: ['NAME', 'PUSHED_AT'] as const });
@@ -34,42 +32,49 @@ export const TagOrder = builder.inputType('TagOrder', {
 
 builder.node(TagRef, {
   description: 'A tag of a repository and the manifest it points at now.',
-  id: { resolve: (tag) => `${tag.repository.registry.id}/${tag.repository.name}:${tag.name}` },
+  id: { resolve: ({ repository, tag }) => `${repository.registry.id}/${repository.name}:${tag.name}` },
   loadOne: async (id, ctx) => {
     const parsed = await parseContentId(ctx, id);
     const colon = parsed?.rest.lastIndexOf(':') ?? -1;
     if (!parsed || colon <= 0) return null;
-    const repository = repositoryRecord(parsed.registry, parsed.rest.slice(0, colon));
+    const repository = repositoryRecord(ctx, parsed.registry, parsed.rest.slice(0, colon));
     return repository && loadTag(ctx, repository, parsed.rest.slice(colon + 1));
   },
-  authScopes: (tag, ctx) => canSeeRegistry(ctx, tag.repository.registry),
+  authScopes: ({ repository }, ctx) => canSeeRegistry(ctx, repository.registry),
   fields: (t) => ({
-    name: t.exposeString('name'),
-    repository: t.field({ type: RepositoryRef, resolve: (tag) => tag.repository }),
-    digest: t.string({ resolve: (tag) => tag.loaded.digest }),
-    image: t.field({ type: ImageRef, resolve: (tag) => ({ repository: tag.repository, loaded: tag.loaded }) }),
+    name: t.string({ resolve: ({ tag }) => tag.name }),
+    repository: t.field({ type: RepositoryRef, resolve: ({ repository }) => repository }),
+    digest: t.string({ resolve: ({ tag }) => tag.digest }),
+    image: t.field({ type: ImageRef, resolve: ({ repository, tag }) => ({ repository, digest: tag.digest }) }),
     sizeBytes: t.field({
       type: 'SafeInt',
       nullable: true,
       description: "Its image's size (see Image.sizeBytes).",
-      resolve: (tag, _args, ctx) => imageBytes(ctx.loaders, tag.repository.path, tag.loaded),
+      resolve: ({ repository, tag }, _args, ctx) => contentOf(ctx, repository).imageBytes(repository.path, tag.digest),
+    }),
+    exclusiveBytes: t.field({
+      type: 'SafeInt',
+      nullable: true,
+      description:
+        'What deleting this tag, then a garbage collection, would free now: 0 while another tag keeps its image. Null for an outside registry.',
+      resolve: ({ repository, tag }, _args, ctx) => contentOf(ctx, repository).tagExclusiveBytes(repository.path, tag.name),
     }),
     pushedAt: t.field({
       type: 'DateTime',
       nullable: true,
-      description: 'When the tag came to point at its digest, from the registry’s notifications (or when berth first saw it, for a push it was not told about).',
-      resolve: async (tag, _args, ctx) => (await ctx.activity.tags.load(tag.repository.path)).get(tag.name)?.pushedAt ?? null,
+      description: 'When the tag came to point at its digest (or when berth first saw it, for a push it was not told about). Null for an outside registry.',
+      resolve: ({ tag }) => tag.pushedAt,
     }),
     pulledAt: t.field({
       type: 'DateTime',
       nullable: true,
-      description: 'The last pull through the tag (berth’s own reads do not count).',
-      resolve: async (tag, _args, ctx) => (await ctx.activity.tags.load(tag.repository.path)).get(tag.name)?.pulledAt ?? null,
+      description: 'The last pull through the tag (berth’s own reads do not count). Null for an outside registry.',
+      resolve: ({ tag }) => tag.pulledAt,
     }),
     signed: t.boolean({
       nullable: true,
-      description: 'A cosign signature tag (`sha256-<hex>.sig`) exists for its digest.',
-      resolve: async (tag, _args, ctx) => (await ctx.loaders.tags.load(tag.repository.path)).includes(signatureTag(tag.loaded.digest)),
+      description: 'A cosign signature tag (`sha256-<hex>.sig`), or a manifest naming it as its subject, exists for its digest.',
+      resolve: ({ repository, tag }, _args, ctx) => contentOf(ctx, repository).signed(repository.path, tag.digest),
     }),
   }),
 });

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createDb } from '../../src/db/client.js';
-import { TOKEN_ISSUER, TOKEN_SERVICE } from '../../src/registry/backend.js';
+import { signedTokens, TOKEN_ISSUER, TOKEN_SERVICE } from '../../src/registry/hosted/hosted-backend.js';
+import { bearerTokens } from '../../src/registry/v2/auth.js';
 import { RegistryClient } from '../../src/registry/v2/client.js';
 import { RegistryTokenSigner } from '../../src/registry/hosted/token-signer.js';
 import type { Data } from '../support/app.js';
@@ -95,7 +96,7 @@ describe('a berth killed in the middle of a GC', () => {
     const namespace = (await gql(CREATE_NAMESPACE, { input: { slug: 'crash', name: 'Crash' } })).createNamespace.namespace;
     const registry = (await gql(CREATE_REGISTRY, { input: { namespaceId: namespace.id, name: 'crash', slug: 'crash' } })).createRegistry.registry;
     const signer = await RegistryTokenSigner.open({ dir: join(dataDir, 'keys'), issuer: TOKEN_ISSUER, service: TOKEN_SERVICE });
-    const client = new RegistryClient({ baseUrl: `http://127.0.0.1:${registryPort}`, signer });
+    const client = new RegistryClient({ baseUrl: `http://127.0.0.1:${registryPort}`, auth: bearerTokens(signedTokens(signer, 'berth')) });
     const deleted = buildImage();
     await pushArtifact(client, 'crash/app', 'v1', deleted);
     await client.deleteManifest('crash/app', deleted.digest);

@@ -157,8 +157,8 @@ describe('garbage collection reclaims exactly what no manifest references', () =
     await pushUntagged(repository, orphanIndex, anchor);
     const expectedBytes = artifactBytes(superseded) + artifactBytes(orphan) + artifactBytes(orphanIndex);
 
-    const supersededActivity = { repository, digest: superseded.digest };
-    await eventually(async () => (await app.db.imageActivity.count({ where: supersededActivity })) === 1);
+    const supersededRevision = { repository: { path: repository }, digest: superseded.digest };
+    await eventually(async () => (await app.db.contentRevision.count({ where: supersededRevision })) === 1);
     const blobsBefore = await fileBytes(blobStore(storageDir));
     const dry = await waitForGcJob(app.admin, (await startGc(app.admin, registryId, { dryRun: true, deleteUntagged: true })).id);
     // superseded, orphan, the orphan index and its two children
@@ -170,7 +170,7 @@ describe('garbage collection reclaims exactly what no manifest references', () =
     expect(real).toMatchObject({ status: 'SUCCEEDED', manifestsDeleted: 5, bytesFreed: dry.bytesFreed, blobsDeleted: dry.blobsDeleted, blobsMarked: dry.blobsMarked });
     expect(blobsBefore - (await fileBytes(blobStore(storageDir)))).toBe(real.bytesFreed);
     for (const digest of [superseded.digest, orphan.digest, orphanIndex.digest]) expect(await client.headManifest(repository, digest)).toBeNull();
-    expect(await app.db.imageActivity.count({ where: supersededActivity })).toBe(0);
+    expect(await app.db.contentRevision.count({ where: supersededRevision })).toBe(0);
 
     await expectAllPlatforms(repository, 'multi');
     await expectAllTaggedImagesCopyable();

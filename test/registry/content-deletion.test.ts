@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConflictError } from '../../src/errors.js';
+import { bearerTokens } from '../../src/registry/v2/auth.js';
 import { RegistryClient } from '../../src/registry/v2/client.js';
 import {
   deleteImage,
@@ -119,7 +120,7 @@ describe('content deletion against a live registry', () => {
       // A token with pull and delete but without push: the DELETE passes, the re-put is refused.
       const client = new RegistryClient({
         baseUrl: test.url,
-        tokenFor: (scopes) => test.token(scopes.map((scope) => scope.replace(/:pull,push$/, ':pull'))),
+        auth: bearerTokens((scopes) => test.token(scopes.map((scope) => scope.replace(/:pull,push$/, ':pull')))),
       });
 
       const result = await deleteTags(client, 'tags/no-push', ['a', 'c']);
@@ -241,19 +242,25 @@ describe('content deletion against a live registry', () => {
   });
 
   describe('deleteRegistryContent', () => {
-    it('empties every repository under the slug and none under a slug it prefixes', async () => {
+    it('empties the repositories it is given, untagged manifests included, and touches no other', async () => {
       const { client } = test;
       const kept = buildImage();
+      const untagged = buildImage();
       await pushArtifact(client, 'aa/one', 'v1', buildImage());
+      await pushArtifact(client, 'aa/one', untagged.digest, untagged);
       await pushArtifact(client, 'aa/two/deep', 'multi', buildIndex([amd64, arm64]));
       await pushArtifact(client, 'aa2/one', 'v1', kept);
 
-      const result = await deleteRegistryContent(client, 'aa');
+      const result = await deleteRegistryContent(client, [
+        { path: 'aa/one', untagged: [untagged.digest] },
+        { path: 'aa/two/deep', untagged: [] },
+      ]);
 
       expect(result.repositories.map(({ repository }) => repository)).toEqual(['aa/one', 'aa/two/deep']);
-      expect(result.repositories.map(({ deletedDigests }) => deletedDigests.length)).toEqual([1, 3]);
+      expect(result.repositories.map(({ deletedDigests }) => deletedDigests.length)).toEqual([2, 3]);
       expect(result.failed).toEqual([]);
       expect(await client.listTags('aa/one')).toEqual([]);
+      expect(await exists(client, 'aa/one', untagged.digest)).toBe(false);
       expect(await client.listTags('aa/two/deep')).toEqual([]);
       expect((await client.headManifest('aa2/one', 'v1'))?.digest).toBe(kept.digest);
     });
@@ -264,10 +271,10 @@ describe('content deletion against a live registry', () => {
       // A token without `delete` on pp/b, as a user lacking the role would get.
       const client = new RegistryClient({
         baseUrl: test.url,
-        tokenFor: (scopes) => test.token(scopes.map((scope) => (scope.startsWith('repository:pp/b:') ? 'repository:pp/b:pull' : scope))),
+        auth: bearerTokens((scopes) => test.token(scopes.map((scope) => (scope.startsWith('repository:pp/b:') ? 'repository:pp/b:pull' : scope)))),
       });
 
-      const result = await deleteRegistryContent(client, 'pp');
+      const result = await deleteRegistryContent(client, ['pp/a', 'pp/b', 'pp/c'].map((path) => ({ path, untagged: [] })));
 
       expect(result.repositories.map(({ repository, deletedDigests }) => ({ repository, deletedDigests }))).toEqual([
         { repository: 'pp/a', deletedDigests: [images[0]?.digest] },
@@ -300,7 +307,7 @@ describe('content deletion when the registry cannot delete', () => {
     ['deleteTags', (client: RegistryClient) => deleteTags(client, 'down/app', ['v1'])],
     ['deleteImage', (client: RegistryClient) => deleteImage(client, 'down/app', 'v1')],
     ['deleteRepository', (client: RegistryClient) => deleteRepository(client, 'down/app')],
-    ['deleteRegistryContent', (client: RegistryClient) => deleteRegistryContent(client, 'down')],
+    ['deleteRegistryContent', (client: RegistryClient) => deleteRegistryContent(client, [{ path: 'down/app', untagged: [] }])],
   ] as const;
 
   it('throws RegistryReadOnlyError from every operation while the registry is read-only, deleting nothing', async () => {

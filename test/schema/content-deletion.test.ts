@@ -56,8 +56,8 @@ describe('deleteTags', () => {
     expect((await app.registry.client.headManifest(path, 'latest'))?.digest).toBe(image.digest);
     // The registry reports the survivors as deleted and pushed anew; berth keeps their push time.
     await new Promise((resolve) => setTimeout(resolve, 1500));
-    expect(await app.db.tagActivity.findFirst({ where: { repository: path, tag: 'v1' } })).toBeNull();
-    expect((await app.db.tagActivity.findFirst({ where: { repository: path, tag: 'latest' } }))?.pushedAt).toEqual(pushedAt);
+    expect(await app.db.contentTag.findFirst({ where: { repository: { path }, name: 'v1' } })).toBeNull();
+    expect((await app.db.contentTag.findFirst({ where: { repository: { path }, name: 'latest' } }))?.pushedAt).toEqual(pushedAt);
   });
 
   it('is refused to VIEWERs and hidden from outsiders; an empty list is a ValidationError', async () => {
@@ -113,6 +113,7 @@ describe('deleteRegistry', () => {
     const namespace = await createNamespace(maintainer);
     const full = await createRegistry(maintainer, namespace.id);
     await pushArtifact(app.registry.client, `${full.slug}/app`, 'v1', buildImage());
+    await recordedPush(app.db, `${full.slug}/app`, 'v1');
     const refused = await maintainer.execute(DELETE_REGISTRY, { input: { id: full.id } });
     expect(refused.data.deleteRegistry).toMatchObject({ __typename: 'ConflictError', message: expect.stringContaining('force') });
     const forced = await maintainer.execute(DELETE_REGISTRY, { input: { id: full.id, force: true } });
@@ -121,9 +122,11 @@ describe('deleteRegistry', () => {
     expect(await app.db.registry.count({ where: { slug: full.slug } })).toBe(0);
   });
 
-  it('answers BackendUnavailableError and keeps the registry while the backend is down', async () => {
+  it('answers BackendUnavailableError and keeps the registry and its content while the backend is down', async () => {
     const namespace = await createNamespace(maintainer);
     const target = await createRegistry(maintainer, namespace.id);
+    await pushArtifact(app.registry.client, `${target.slug}/app`, 'v1', buildImage());
+    await recordedPush(app.db, `${target.slug}/app`, 'v1');
     await app.registry.embedded!.stop();
     try {
       const { data } = await maintainer.execute(DELETE_REGISTRY, { input: { id: target.id, force: true } });
@@ -134,5 +137,6 @@ describe('deleteRegistry', () => {
       await app.registry.embedded!.start();
     }
     expect(await app.db.registry.count({ where: { slug: target.slug } })).toBe(1);
+    expect(await app.registry.client.listTags(`${target.slug}/app`)).toEqual(['v1']);
   });
 });

@@ -46,6 +46,7 @@ beforeAll(async () => {
   // A cosign-style signature of the single image, through the V2 API.
   await pushArtifact(app.registry.client, repository, `${image.digest.replace(':', '-')}.sig`, signature);
   await recordedPush(app.db, repository, 'multi');
+  await recordedPush(app.db, repository, `${image.digest.replace(':', '-')}.sig`);
   pushWindow = { from: from - 1_000, to: Date.now() + 1_000 };
 });
 

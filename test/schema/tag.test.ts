@@ -66,11 +66,16 @@ describe('Repository.tags', () => {
     expect(back.nodes.map((t: { name: string }) => t.name)).toEqual(['b-stable']);
   });
 
-  it('orders by push time, newest first, tags berth was never told about last', async () => {
-    await app.db.tagActivity.deleteMany({ where: { tag: { endsWith: '.sig' } } });
+  it('orders by push time, newest first, and pages through that order', async () => {
+    // The signature was pushed last; dated back, it sorts first in ascending order.
+    await app.db.contentTag.updateMany({ where: { name: { endsWith: '.sig' } }, data: { pushedAt: new Date('2020-01-01T00:00:00Z') } });
     const page = await tags({ first: 10, orderBy: { field: 'PUSHED_AT', direction: 'DESC' } });
     expect(page.nodes.map((t: { name: string }) => t.name)).toEqual(['a-stable', 'c-edge', 'b-stable', `${stable.digest.replace(':', '-')}.sig`]);
-    expect(page.nodes[3].pushedAt).toBeNull();
+    expect(page.nodes[3].pushedAt).toBe('2020-01-01T00:00:00.000Z');
+    const first = await tags({ first: 2, orderBy: { field: 'PUSHED_AT', direction: 'ASC' } });
+    const next = await tags({ first: 2, after: first.pageInfo.endCursor, orderBy: { field: 'PUSHED_AT', direction: 'ASC' } });
+    expect([...first.nodes, ...next.nodes].map((t: { name: string }) => t.name)).toEqual([`${stable.digest.replace(':', '-')}.sig`, 'b-stable', 'c-edge', 'a-stable']);
+    expect(next.pageInfo).toMatchObject({ hasNextPage: false, hasPreviousPage: true });
   });
 
   it('gives each tag its digest, image, size and signature flag', async () => {

@@ -9,8 +9,8 @@ import { type RunningBerth, type StartOptions, startBerth } from '../../src/app.
 import { loadConfig } from '../../src/config.js';
 import type { Services } from '../../src/context.js';
 import type { Db } from '../../src/db/client.js';
-import type { RegistryBackend } from '../../src/registry/backend.js';
-import type { ActivityReconciler } from '../../src/registry/reconcile.js';
+import type { ContentIndexReconciler } from '../../src/registry/content-index/reconcile.js';
+import type { HostedBackend } from '../../src/registry/hosted/hosted-backend.js';
 import type { BerthServer } from '../../src/server.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { freePort } from './registry-process.js';
@@ -37,9 +37,9 @@ export interface TestApp {
   /** berth's long-lived services (GC queue, maintenance state, …). */
   readonly services: Services;
   readonly server: BerthServer;
-  readonly registry: RegistryBackend;
-  /** The activity index reconciler berth started; `runNow()` reconciles at once. */
-  readonly reconciler: ActivityReconciler;
+  readonly registry: HostedBackend;
+  /** The content index reconciler berth started; `runNow()` reconciles at once. */
+  readonly reconciler: ContentIndexReconciler;
   /** http://127.0.0.1:<port>, where berth listens. */
   readonly url: string;
   readonly dataDir: string;
@@ -47,6 +47,12 @@ export interface TestApp {
   readonly anonymous: Client;
   /** A new non-admin user with its own API token. */
   user(name?: string): Promise<Client>;
+  /**
+   * Stops berth (registry included) and starts it again on the same database, data dir and ports,
+   * after `whileStopped` has run: what happens to the registry meanwhile reaches berth only by
+   * reconciling.
+   */
+  restart(whileStopped?: () => Promise<void>): Promise<void>;
 }
 
 let userCounter = 0;
@@ -72,21 +78,31 @@ export function useTestApp(overrides: Record<string, string> = {}, options: Star
       BERTH_REGISTRY_PORT: String(await freePort()),
       ...overrides,
     });
-    berth = await startBerth(config, database.db, pino({ level: process.env['BERTH_TEST_LOG_LEVEL'] ?? 'silent' }), options);
+    const log = pino({ level: process.env['BERTH_TEST_LOG_LEVEL'] ?? 'silent' });
+    berth = await startBerth(config, database.db, log, options);
     const { server } = berth;
     const adminUser = await database.db.user.create({ data: { name: 'admin', isAdmin: true } });
     app.db = database.db;
     app.services = berth.services;
     app.server = server;
     app.registry = berth.services.registry;
-    app.reconciler = berth.reconciler;
+    app.reconciler = berth.services.reconciler;
     app.url = `http://127.0.0.1:${port}`;
     app.dataDir = dataDir;
-    app.admin = client(server, adminUser.id, await issueApiToken(database.db, adminUser.id, 'test'));
-    app.anonymous = client(server, '', null);
+    app.admin = client(() => app.server, adminUser.id, await issueApiToken(database.db, adminUser.id, 'test'));
+    app.anonymous = client(() => app.server, '', null);
     app.user = async (name = `user${++userCounter}`) => {
       const user = await database.db.user.create({ data: { name } });
-      return client(server, user.id, await issueApiToken(database.db, user.id, 'test'));
+      return client(() => app.server, user.id, await issueApiToken(database.db, user.id, 'test'));
+    };
+    app.restart = async (whileStopped) => {
+      await berth.close();
+      await whileStopped?.();
+      berth = await startBerth(config, database.db, log, options);
+      app.services = berth.services;
+      app.server = berth.server;
+      app.registry = berth.services.registry;
+      app.reconciler = berth.services.reconciler;
     };
   });
 
@@ -99,12 +115,13 @@ export function useTestApp(overrides: Record<string, string> = {}, options: Star
   return app;
 }
 
-function client(server: BerthServer, userId: string, token: string | null): Client {
+/** A caller of the running berth (the current one, after a restart). */
+function client(server: () => BerthServer, userId: string, token: string | null): Client {
   return {
     token,
     userId: userId && encodeGlobalID('User', userId),
-    execute: async (query, variables) => {
-      const response = await server.yoga.fetch('http://berth.test/graphql', {
+    execute: async (query: string, variables?: Record<string, unknown>) => {
+      const response = await server().yoga.fetch('http://berth.test/graphql', {
         method: 'POST',
         headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
         body: JSON.stringify({ query, variables }),

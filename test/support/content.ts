@@ -3,10 +3,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import type { Db } from '../../src/db/client.js';
-import type { TagActivity } from '../../src/generated/prisma/client.js';
+import type { ContentTag } from '../../src/generated/prisma/client.js';
+import { signedTokens } from '../../src/registry/hosted/hosted-backend.js';
+import { bearerTokens } from '../../src/registry/v2/auth.js';
 import { RegistryClient } from '../../src/registry/v2/client.js';
 import { EmbeddedRegistry } from '../../src/registry/hosted/embedded.js';
-import type { BackendCallSummary } from '../../src/registry/loaders.js';
+import type { BackendCallSummary } from '../../src/registry/remote/live-loaders.js';
 import type { Data, TestApp } from './app.js';
 import { blobsOf, type TestArtifact } from './oci-images.js';
 import { freePort } from './registry-process.js';
@@ -22,9 +24,9 @@ export async function eventually<T>(probe: () => Promise<T | null | undefined | 
   }
 }
 
-/** Resolves once the registry's notification of the push of `repository:tag` has been recorded. */
-export function recordedPush(db: Db, repository: string, tag: string): Promise<TagActivity> {
-  return eventually(() => db.tagActivity.findFirst({ where: { repository, tag, pushedAt: { not: null } } }));
+/** Resolves once the registry's notification of the push of `repository:tag` is in the content index. */
+export function recordedPush(db: Db, repository: string, tag: string): Promise<ContentTag> {
+  return eventually(() => db.contentTag.findFirst({ where: { repository: { path: repository }, name: tag } }));
 }
 
 /**
@@ -55,6 +57,11 @@ export async function executeCountingCalls(app: TestApp, token: string, query: s
   return (await response.json()) as { data?: Data; errors?: { message: string }[]; extensions?: { backendCalls?: BackendCallSummary } };
 }
 
+/** A client of berth's registry signing in as `subject`: a docker client, whose events berth records like any. */
+export function clientAs(app: TestApp, subject: string): RegistryClient {
+  return new RegistryClient({ baseUrl: app.registry.embedded!.url, auth: bearerTokens(signedTokens(app.registry.signer, subject)) });
+}
+
 /**
  * A second registry process over berth's own storage that notifies nobody: what it stores reaches
  * berth only through the reconcile, as after a registry restart that lost its queued events.
@@ -77,7 +84,7 @@ export async function startSilentRegistry(app: TestApp): Promise<{ client: Regis
   });
   await registry.start();
   return {
-    client: new RegistryClient({ baseUrl: registry.url, signer: app.registry.signer }),
+    client: new RegistryClient({ baseUrl: registry.url, auth: bearerTokens(signedTokens(app.registry.signer, 'berth')) }),
     stop: async () => {
       await registry.stop();
       await rm(dataDir, { recursive: true, force: true });

@@ -12,12 +12,15 @@ export interface TestDatabase {
 
 let counter = 0;
 
-/** A fresh, migrated database for one test file, on the provider of the running vitest project. */
-export async function createTestDatabase(): Promise<TestDatabase> {
+/**
+ * A fresh, migrated database for one test file, on the provider of the running vitest project;
+ * `empty` leaves out every migration (for tests of the migrations themselves).
+ */
+export async function createTestDatabase(options: { empty?: boolean } = {}): Promise<TestDatabase> {
   const name = `${process.pid}_${++counter}`;
-  if (process.env['BERTH_TEST_DATABASE'] === 'postgres') return createPostgresDatabase(name);
+  if (process.env['BERTH_TEST_DATABASE'] === 'postgres') return createPostgresDatabase(name, options.empty ?? false);
   const file = path.join(inject('testDataDir'), `${name}.db`);
-  await copyFile(inject('sqliteTemplate'), file);
+  await copyFile(options.empty ? '/dev/null' : inject('sqliteTemplate'), file);
   const url = `file:${file}`;
   const db = createDb(url);
   return {
@@ -30,11 +33,11 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   };
 }
 
-async function createPostgresDatabase(suffix: string): Promise<TestDatabase> {
+async function createPostgresDatabase(suffix: string, empty: boolean): Promise<TestDatabase> {
   const template = inject('postgresTemplate');
   const database = `${template}_${suffix}`;
   const adminUrl = inject('postgresAdminUrl');
-  await withAdmin(adminUrl, (admin) => admin.query(`CREATE DATABASE "${database}" TEMPLATE "${template}"`));
+  await withAdmin(adminUrl, (admin) => admin.query(`CREATE DATABASE "${database}"${empty ? '' : ` TEMPLATE "${template}"`}`));
   const url = withDatabase(adminUrl, database);
   const db = createDb(url);
   return {

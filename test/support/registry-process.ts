@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { afterAll, beforeAll } from 'vitest';
+import { signedTokens } from '../../src/registry/hosted/hosted-backend.js';
+import { bearerTokens } from '../../src/registry/v2/auth.js';
 import { RegistryClient, type RegistryClientOptions } from '../../src/registry/v2/client.js';
 import { EmbeddedRegistry, type EmbeddedRegistryOptions } from '../../src/registry/hosted/embedded.js';
 import { parseScopes } from '../../src/registry/v2/scope.js';
@@ -25,7 +27,7 @@ export interface TestRegistry {
   /** A token for `scopes` (`repository:team/app:pull,push`, ...). */
   token(scopes: readonly string[], subject?: string): Promise<string>;
   /** Another client for the same registry, e.g. with a short timeout or a counting hook. */
-  newClient(options?: Partial<Omit<RegistryClientOptions, 'baseUrl' | 'signer' | 'tokenFor'>>): RegistryClient;
+  newClient(options?: Partial<Omit<RegistryClientOptions, 'baseUrl' | 'auth'>>): RegistryClient;
   /** Stops the registry and removes its temp dir. */
   dispose(): Promise<void>;
 }
@@ -74,13 +76,13 @@ export async function createTestRegistry(options: TestRegistryOptions = {}): Pro
   return {
     registry,
     signer,
-    client: new RegistryClient({ baseUrl: url, signer }),
+    client: new RegistryClient({ baseUrl: url, auth: bearerTokens(signedTokens(signer, 'berth')) }),
     url,
     host: new URL(url).host,
     dataDir,
     logs,
     token: async (scopes, subject = 'test') => (await signer.sign(subject, parseScopes(scopes))).token,
-    newClient: (clientOptions = {}) => new RegistryClient({ ...clientOptions, baseUrl: url, signer }),
+    newClient: (clientOptions = {}) => new RegistryClient({ ...clientOptions, baseUrl: url, auth: bearerTokens(signedTokens(signer, 'berth')) }),
     dispose: async () => {
       await registry.stop();
       await rm(dataDir, { recursive: true, force: true });

@@ -1,11 +1,12 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import type { Services } from '../../context.js';
-import { type ActivityEvent, recordRegistryEvents } from '../activity.js';
-import { BERTH_SUBJECT } from '../backend.js';
+import type { Db } from '../../db/client.js';
+import type { PubSub } from '../../pubsub.js';
+import type { ContentIndexWriter } from '../content-index/writer.js';
+import { slugOf } from './slug.js';
 import { MANIFEST_MEDIA_TYPES } from '../v2/manifest.js';
-
+import { BERTH_SUBJECT } from './hosted-backend.js';
 
 const envelopeSchema = z.object({ events: z.array(z.unknown()) });
 
@@ -16,6 +17,7 @@ const eventSchema = z.object({
   target: z.object({
     mediaType: z.string().optional(),
     digest: z.string().optional(),
+    size: z.number().int().nonnegative().optional(),
     repository: z.string(),
     tag: z.string().optional(),
   }),
@@ -24,23 +26,46 @@ const eventSchema = z.object({
 
 type RegistryNotification = z.infer<typeof eventSchema>;
 
+/** A manifest event of a hosted repository, as registryEvents subscribers receive it. */
+export interface ManifestEvent {
+  action: 'push' | 'pull' | 'delete';
+  /** The backend path, `<slug>/<name>`. */
+  repository: string;
+  tag: string | null;
+  digest: string | null;
+  at: Date;
+}
+
+export interface HookDeps {
+  db: Db;
+  pubsub: PubSub;
+  contentIndex: ContentIndexWriter;
+  hookSecret: string;
+  log: Logger;
+}
+
 /**
  * `POST /hooks/registry`: the registry's notifications, authenticated by the shared secret it sends
- * as a bearer token. An event berth cannot read is logged and skipped rather than refused: the
- * registry retries a refused delivery forever, and every later event would queue behind it.
+ * as a bearer token. They keep the content index current (a push is in the graph as soon as it is
+ * recorded here) and go out to registryEvents subscribers. An event berth cannot read is logged and
+ * skipped rather than refused: the registry retries a refused delivery forever, and every later
+ * event would queue behind it. A delivery that fails to record answers 503 and comes again.
  */
-export function registryHookRoute(services: Pick<Services, 'db' | 'pubsub' | 'contentCache' | 'registry' | 'log'>) {
-  const expected = sha256(`Bearer ${services.registry.hookSecret}`);
-  const log = services.log.child({ component: 'registry-hook' });
+export function registryHookRoute(deps: HookDeps) {
+  const expected = sha256(`Bearer ${deps.hookSecret}`);
+  const log = deps.log.child({ component: 'registry-hook' });
   return async (request: Request): Promise<Response> => {
     if (request.method !== 'POST') return new Response(null, { status: 405, headers: { allow: 'POST' } });
     // Hashing first gives both sides the same length, which timingSafeEqual needs.
     if (!timingSafeEqual(sha256(request.headers.get('authorization') ?? ''), expected)) return new Response(null, { status: 401 });
     const envelope = envelopeSchema.safeParse(await request.json().catch(() => null));
     if (!envelope.success) return new Response('expected {"events": [...]}', { status: 400 });
-    const events = envelope.data.events.flatMap((raw) => activityEvent(raw, log, (repository, digest) => services.contentCache.forgetManifest(repository, digest)));
     try {
-      await recordRegistryEvents(services, events);
+      for (const raw of envelope.data.events) {
+        const parsed = eventSchema.safeParse(raw);
+        if (parsed.success) await record(deps, parsed.data);
+        else log.warn({ event: raw, issues: parsed.error.issues }, 'skipped a registry event berth cannot read');
+      }
     } catch (error) {
       log.error({ err: error }, 'could not record registry events; the registry delivers them again');
       return new Response(null, { status: 503 });
@@ -50,37 +75,52 @@ export function registryHookRoute(services: Pick<Services, 'db' | 'pubsub' | 'co
 }
 
 /**
- * The manifest and tag events berth records; blob traffic, mounts and berth's own reads are dropped.
- * Every deleted manifest leaves the content cache, whoever deleted it (GC deletes untagged ones).
+ * Applies one event to the index. berth's own reads are not pulls, and berth records its own
+ * deletions when it makes them (it knows which tags it put back, which the registry reports as
+ * deleted and pushed anew). Deletes carry no media type: a blob unlink looks like a manifest delete.
  */
-function activityEvent(raw: unknown, log: Logger, forgetManifest: (repository: string, digest: string) => void): ActivityEvent[] {
-  const parsed = eventSchema.safeParse(raw);
-  if (!parsed.success) {
-    log.warn({ event: raw, issues: parsed.error.issues }, 'skipped a registry event berth cannot read');
-    return [];
-  }
-  const event = parsed.data;
-  const { repository, tag = null, digest = null } = event.target;
-  const base = { repository, tag, digest, at: event.timestamp };
+async function record({ db, pubsub, contentIndex }: HookDeps, event: RegistryNotification): Promise<void> {
+  const { repository, tag = null, digest = null, size } = event.target;
+  const at = event.timestamp;
+  const byBerth = event.actor?.name === BERTH_SUBJECT;
+  let published: ManifestEvent | null = null;
   switch (event.action) {
     case 'push':
-      return isManifest(event) ? [{ action: 'push', ...base }] : [];
-    // Every manifest berth reads is a pull to the registry; those are not pulls by anyone.
+      if (digest && isManifest(event)) {
+        await contentIndex.manifestPushed(repository, digest, tag, at);
+        published = { action: 'push', repository, tag, digest, at };
+      } else if (digest && size !== undefined) {
+        await contentIndex.blobLinked(repository, digest, size);
+      }
+      break;
+    case 'mount':
+      if (digest && size !== undefined) await contentIndex.blobLinked(repository, digest, size);
+      break;
     case 'pull':
-      return isManifest(event) && event.actor?.name !== BERTH_SUBJECT ? [{ action: 'pull', ...base }] : [];
-    // berth records its own deletions when it makes them (content-deletion mutations): it knows
-    // which tags it put back, which the registry reports as deleted and pushed anew. Deletes carry
-    // no media type; a blob delete looks like a manifest delete and removes nothing.
+      if (digest && isManifest(event) && !byBerth) {
+        await contentIndex.manifestPulled(repository, digest, tag, at);
+        published = { action: 'pull', repository, tag, digest, at };
+      }
+      break;
     case 'delete':
-      if (digest) forgetManifest(repository, digest);
-      return (tag || digest) && event.actor?.name !== BERTH_SUBJECT ? [{ action: 'delete', ...base }] : [];
-    default:
-      return [];
+      if (byBerth) break;
+      if (tag) await contentIndex.tagDeleted(repository, tag);
+      else if (digest) await contentIndex.digestDeleted(repository, digest);
+      if (tag || digest) published = { action: 'delete', repository, tag, digest, at };
+      break;
   }
+  if (published) await publish(db, pubsub, published);
+}
+
+async function publish(db: Db, pubsub: PubSub, event: ManifestEvent): Promise<void> {
+  const slug = slugOf(event.repository);
+  if (!slug) return;
+  const registry = await db.registry.findFirst({ where: { kind: 'HOSTED', slug }, select: { id: true } });
+  if (registry) pubsub.publish('registry:event', registry.id, { ...event, repository: event.repository.slice(slug.length + 1) });
 }
 
 function isManifest(event: RegistryNotification): boolean {
-  return (MANIFEST_MEDIA_TYPES as readonly (string | undefined)[]).includes(event.target.mediaType) && event.target.digest !== undefined;
+  return (MANIFEST_MEDIA_TYPES as readonly (string | undefined)[]).includes(event.target.mediaType);
 }
 
 function sha256(text: string): Buffer {

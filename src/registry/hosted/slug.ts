@@ -28,7 +28,8 @@ export function slugProblem(slug: string): SlugProblem | null {
   return null;
 }
 
-/** The slug a backend repository path belongs to: `csaw` for `csaw/alpine`. */
+/** The slug a backend repository path belongs to: `csaw` for `csaw/alpine`; '' for a path outside every slug. */
 export function slugOf(repository: string): string {
-  return repository.split('/', 1)[0]!;
+  const slash = repository.indexOf('/');
+  return slash < 0 ? '' : repository.slice(0, slash);
 }

@@ -5,8 +5,8 @@ import { isDigest, isRepositoryName } from '../v2/reference.js';
 
 /**
  * The embedded registry's filesystem storage as distribution 2.8 lays it out, read directly: the
- * V2 API cannot list a repository's manifests (only its tags), and reading tags or manifests
- * through it would count as pulls in the activity index.
+ * V2 API cannot list a repository's manifests (only its tags) nor the blobs stored, and reading
+ * through it would count as pulls.
  *
  *   docker/registry/v2/blobs/sha256/<2 hex>/<hex>/data                      every blob, manifests included
  *   docker/registry/v2/repositories/<name>/_layers/…                        what makes a directory a repository
@@ -52,18 +52,47 @@ export class RegistryStorage {
   /** Repository names under `prefix` (e.g. `<slug>/`), or all of them, sorted. */
   async repositories(prefix = ''): Promise<string[]> {
     const names: string[] = [];
-    const walk = async (relative: string): Promise<void> => {
-      const entries = await entriesOf(join(this.v2, 'repositories', relative));
+    for await (const name of this.walkRepositories(prefix)) names.push(name);
+    return names.sort();
+  }
+
+  /**
+   * Repository names under `prefix` one at a time, depth first: memory holds one directory listing
+   * per level, however many repositories there are.
+   */
+  async *walkRepositories(prefix = ''): AsyncGenerator<string> {
+    const scope = prefix.replace(/\/+$/, '');
+    const walk = async function* (v2: string, relative: string): AsyncGenerator<string> {
+      const entries = await entriesOf(join(v2, 'repositories', relative));
       if (entries.some((entry) => entry.isDirectory() && (entry.name === '_layers' || entry.name === '_manifests'))) {
-        if (isRepositoryName(relative)) names.push(relative);
+        if (isRepositoryName(relative) && (!scope || relative.startsWith(`${scope}/`))) yield relative;
       }
       for (const entry of entries) {
-        if (entry.isDirectory() && !entry.name.startsWith('_')) await walk(relative ? `${relative}/${entry.name}` : entry.name);
+        if (entry.isDirectory() && !entry.name.startsWith('_')) yield* walk(v2, relative ? `${relative}/${entry.name}` : entry.name);
       }
     };
-    const scope = prefix.replace(/\/+$/, '');
-    await walk(scope);
-    return names.filter((name) => !scope || name.startsWith(`${scope}/`)).sort();
+    yield* walk(this.v2, scope);
+  }
+
+  /**
+   * Blobs with their on-disk sizes, one `<2 hex>` directory at a time, every prefix from 00 to ff
+   * in order (an absent directory holds none).
+   */
+  async *walkBlobs(): AsyncGenerator<{ prefix: string; blobs: { digest: string; size: number }[] }> {
+    const base = join(this.v2, 'blobs', 'sha256');
+    for (let n = 0; n < 256; n++) {
+      const prefix = n.toString(16).padStart(2, '0');
+      const hexes = await directories(join(base, prefix));
+      const sizes = await Promise.all(hexes.map((hex) => fileSize(join(base, prefix, hex, 'data'))));
+      const blobs = hexes.flatMap((hex, i) => (sizes[i] == null ? [] : [{ digest: `sha256:${hex}`, size: sizes[i]! }]));
+      yield { prefix: `sha256:${prefix}`, blobs };
+    }
+  }
+
+  /** Digests of the blobs linked into a repository (uploaded to or mounted into it). */
+  async layerLinks(repository: string): Promise<string[]> {
+    const base = join(this.repositoryPath(repository), '_layers', 'sha256');
+    return (await directories(base)).map((hex) => `sha256:${hex}`);
   }
 
   /** Digests of the manifests a repository holds (its revision links). */

@@ -3,8 +3,7 @@ import { viewerForApiToken } from '../../auth/viewer.js';
 import { FailureLimiter } from '../../auth/failure-limiter.js';
 import { verifySecret } from '../../auth/secret-hash.js';
 import { grantedAccess, type RegistrySubject, registriesForScopes } from './access-policy.js';
-import { createRegistryLoaders } from '../loaders.js';
-import { quotaExceeded } from './quota.js';
+import { quotaRefusals } from './quota.js';
 import { isRobotUsername } from './robot-accounts.js';
 import { parseScopes } from '../v2/scope.js';
 import { slugOf } from './slug.js';
@@ -20,7 +19,7 @@ const LAST_USED_RESOLUTION_MS = 60_000;
  * after the registry's 401 challenge, with Basic credentials or none: a user name with an API
  * token, or a registry's robot account (`robot$<slug>`) with its password.
  */
-export function tokenRoute({ db, registry, maintenance, contentCache }: Pick<Services, 'db' | 'registry' | 'maintenance' | 'contentCache'>, limiter = new FailureLimiter()) {
+export function tokenRoute({ db, registry, maintenance }: Pick<Services, 'db' | 'registry' | 'maintenance'>, limiter = new FailureLimiter()) {
   return async (request: Request, remoteAddress: string): Promise<Response> => {
     if (request.method !== 'GET') return errorResponse(405, 'UNSUPPORTED', 'use GET');
     const url = new URL(request.url);
@@ -52,11 +51,9 @@ export function tokenRoute({ db, registry, maintenance, contentCache }: Pick<Ser
     if (writes.length > 0 && maintenance.refusal !== null) {
       return errorResponse(401, 'DENIED', maintenance.refusal, { 'retry-after': String(MAINTENANCE_RETRY_AFTER_S) });
     }
-    const loaders = createRegistryLoaders(registry.client, contentCache);
-    for (const slug of new Set(writes.filter((grant) => grant.actions.includes('push')).map((grant) => slugOf(grant.name)))) {
-      const overQuota = await quotaExceeded(loaders, slug, registries.get(slug)?.quotaBytes ?? null);
-      if (overQuota !== null) return errorResponse(401, 'DENIED', overQuota);
-    }
+    const pushed = new Set(writes.filter((grant) => grant.actions.includes('push')).map((grant) => slugOf(grant.name)));
+    const [overQuota] = (await quotaRefusals(db, new Map([...pushed].map((slug) => [slug, registries.get(slug)?.quotaBytes ?? null])))).values();
+    if (overQuota !== undefined) return errorResponse(401, 'DENIED', overQuota);
     const signed = await registry.signer.sign(subject.kind === 'anonymous' ? '' : subject.name, access);
     return Response.json({
       token: signed.token,

@@ -1,32 +1,22 @@
 import { createHash } from 'node:crypto';
-import { decodeJwt } from 'jose';
 import { z } from 'zod';
+import type { RegistryAuth } from './auth.js';
 import { RegistryError, RegistryUnavailableError, registryErrorFromResponse } from './errors.js';
 import { MANIFEST_MEDIA_TYPES, parseManifest, type Manifest } from './manifest.js';
 import { isDigest, isRepositoryName, isTag } from './reference.js';
-import { CATALOG_SCOPE, parseScopes, repositoryScope } from './scope.js';
-import type { RegistryTokenSigner } from '../hosted/token-signer.js';
+import { CATALOG_SCOPE, repositoryScope } from './scope.js';
 
-/** Returns a bearer token the registry accepts for every scope in `scopes`. */
-export type TokenFor = (scopes: readonly string[]) => Promise<string>;
-
-export type RegistryClientOptions = {
+export interface RegistryClientOptions {
   /** Origin of the registry, e.g. `http://127.0.0.1:5000`. */
   baseUrl: string;
-  /** Per request, covering the whole answer including its body. @default 10_000 */
+  auth: RegistryAuth;
+  /** Per request, covering the whole answer including its body; for a streamed blob, the longest pause. @default 10_000 */
   timeoutMs?: number;
-  /** Requests in flight at once; more wait their turn. @default 16 */
+  /** Requests in flight at once; more wait their turn. Streamed blobs do not count. @default 16 */
   maxConcurrency?: number;
   /** Called once per HTTP request when it settles; `status` is absent when no answer arrived. */
   onRequest?: (event: RegistryRequestEvent) => void;
-} & (
-  | {
-      signer: Pick<RegistryTokenSigner, 'sign'>;
-      /** `sub` of the tokens, seen as `actor.name` in notifications. @default 'berth' */
-      subject?: string;
-    }
-  | { tokenFor: TokenFor }
-);
+}
 
 export interface RegistryRequestEvent {
   method: string;
@@ -53,12 +43,17 @@ export interface PushedBlob {
   size: number;
 }
 
+/** A blob read as it streams, never held whole in memory. */
+export interface BlobStream {
+  size: number;
+  body: ReadableStream<Uint8Array>;
+}
+
 const DEFAULT_TIMEOUT_MS = 10_000;
 const DEFAULT_MAX_CONCURRENCY = 16;
 const MAX_CATALOG_PAGE = 1000;
-/** Mint a new token this long before the cached one expires, so no request races the expiry. */
-const TOKEN_REFRESH_MARGIN_MS = 30_000;
-const TOKEN_CACHE_PRUNE_SIZE = 500;
+/** Node's TLS failures carry these codes; anything else without an answer is the network. */
+const TLS_ERROR = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/;
 
 const catalogPage = z.object({ repositories: z.array(z.string()).nullish() });
 const tagList = z.object({ tags: z.array(z.string()).nullish() });
@@ -68,35 +63,24 @@ interface Answer {
   body: Uint8Array;
 }
 
-interface CachedToken {
-  token: Promise<string>;
-  refreshAt: number;
-}
-
 /**
  * A client for the Docker Registry HTTP API V2 (CNCF distribution 2.8). It mints the bearer token
  * each call needs itself; whatever the registry or the network does wrong surfaces as a RegistryError.
  */
 export class RegistryClient {
-  private readonly baseUrl: URL;
+  readonly baseUrl: URL;
   private readonly timeoutMs: number;
-  private readonly tokenFor: TokenFor;
+  private readonly auth: RegistryAuth;
   private readonly onRequest: ((event: RegistryRequestEvent) => void) | undefined;
   private readonly slots: Slots;
-  private readonly tokens = new Map<string, CachedToken>();
   private callCount = 0;
 
   constructor(options: RegistryClientOptions) {
     this.baseUrl = new URL(options.baseUrl);
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.auth = options.auth;
     this.onRequest = options.onRequest;
     this.slots = new Slots(options.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY);
-    if ('tokenFor' in options) {
-      this.tokenFor = options.tokenFor;
-    } else {
-      const { signer, subject = 'berth' } = options;
-      this.tokenFor = async (scopes) => (await signer.sign(subject, parseScopes(scopes))).token;
-    }
   }
 
   /** HTTP requests made so far, whatever their outcome. */
@@ -104,11 +88,24 @@ export class RegistryClient {
     return this.callCount;
   }
 
-  /** Resolves when the registry answers `GET /v2/` with 200. */
-  async ping(): Promise<void> {
+  /**
+   * Resolves when the registry answers `GET /v2/` with 200 (authenticating as it asks). `isV2` says
+   * whether the answer looks like a V2 registry's: the `Docker-Distribution-API-Version:
+   * registry/2.0` header, or a JSON object body (what registries that omit the header send).
+   */
+  async ping(): Promise<{ isV2: boolean; contentType: string | null }> {
     const operation = 'GET /v2/';
     const answer = await this.send('GET', '/v2/', [], operation);
     this.expectStatus(answer, [200], operation);
+    const header = answer.res.headers.get('docker-distribution-api-version') ?? '';
+    let jsonObject = false;
+    try {
+      const body: unknown = JSON.parse(new TextDecoder().decode(answer.body));
+      jsonObject = typeof body === 'object' && body !== null && !Array.isArray(body);
+    } catch {
+      jsonObject = false;
+    }
+    return { isV2: header.startsWith('registry/2.') || jsonObject, contentType: answer.res.headers.get('content-type') };
   }
 
   /**
@@ -242,15 +239,8 @@ export class RegistryClient {
     assertRepositoryName(repository);
     const digest = sha256Digest(bytes);
     const scopes = [push(repository)];
-    const started = `POST blob upload ${repository}`;
-    const session = await this.send('POST', `/v2/${repository}/blobs/uploads/`, scopes, started);
-    this.expectStatus(session, [202], started);
-    const location = session.res.headers.get('location');
-    if (location === null) throw new RegistryError('BLOB_UPLOAD_INVALID', `${started}: answer lacks Location`);
-
     const completed = `PUT blob ${repository}@${digest}`;
-    const target = this.sameOrigin(location, completed);
-    target.searchParams.set('digest', digest);
+    const target = await this.startUpload(repository, digest, completed);
     const answer = await this.send('PUT', target, scopes, completed, {
       headers: { 'content-type': 'application/octet-stream' },
       body: bytes,
@@ -260,8 +250,75 @@ export class RegistryClient {
   }
 
   /**
-   * One HTTP request with a bearer token for `scopes`, its body read in full under the timeout.
-   * Only a missing answer throws here; callers judge the status.
+   * A blob as a stream, for copying it without holding it in memory. The stream errors when the
+   * registry pauses longer than the timeout; cancel it to stop early.
+   */
+  async getBlobStream(repository: string, digest: string): Promise<BlobStream> {
+    assertRepositoryName(repository);
+    assertDigest(digest);
+    const operation = `GET blob ${repository}@${digest}`;
+    const { res, idle } = await this.open('GET', `/v2/${repository}/blobs/${digest}`, [pull(repository)], operation);
+    if (res.status !== 200 || !res.body) {
+      idle.stop();
+      throw toRegistryError({ res, body: new Uint8Array(await res.arrayBuffer()) }, operation);
+    }
+    return { size: Number(res.headers.get('content-length') ?? 0), body: idle.watch(res.body) };
+  }
+
+  /**
+   * Links a blob another repository of this registry holds into `repository` without copying it
+   * (`POST …/uploads/?mount=…&from=…`). False when the registry would not mount it.
+   */
+  async mountBlob(repository: string, digest: string, from: string): Promise<boolean> {
+    assertRepositoryName(repository);
+    assertRepositoryName(from);
+    assertDigest(digest);
+    const operation = `POST blob mount ${repository}@${digest} from ${from}`;
+    const target = `/v2/${repository}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`;
+    const answer = await this.send('POST', target, [push(repository), pull(from)], operation);
+    this.expectStatus(answer, [201, 202], operation);
+    if (answer.res.status === 201) return true;
+    // 202 opened an upload session instead; nothing will use it.
+    const location = answer.res.headers.get('location');
+    if (location) await this.send('DELETE', this.sameOrigin(location, operation), [push(repository)], operation).catch(() => undefined);
+    return false;
+  }
+
+  /**
+   * Uploads a blob from a stream: POST opens a session, one PUT streams the body and names the
+   * digest, which the registry checks before it stores anything.
+   */
+  async pushBlobStream(repository: string, digest: string, size: number, body: ReadableStream<Uint8Array>): Promise<void> {
+    assertRepositoryName(repository);
+    assertDigest(digest);
+    const scopes = [push(repository)];
+    const operation = `PUT blob ${repository}@${digest}`;
+    const target = await this.startUpload(repository, digest, operation);
+    const { res, idle } = await this.open('PUT', target, scopes, operation, {
+      headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
+      body,
+    });
+    const answer = { res, body: new Uint8Array(await res.arrayBuffer()) };
+    idle.stop();
+    this.expectStatus(answer, [201], operation);
+  }
+
+  /** Opens an upload session; returns where to PUT the blob, its digest already named. */
+  private async startUpload(repository: string, digest: string, completing: string): Promise<URL> {
+    const started = `POST blob upload ${repository}`;
+    const session = await this.send('POST', `/v2/${repository}/blobs/uploads/`, [push(repository)], started);
+    this.expectStatus(session, [202], started);
+    const location = session.res.headers.get('location');
+    if (location === null) throw new RegistryError('BLOB_UPLOAD_INVALID', `${started}: answer lacks Location`);
+    const target = this.sameOrigin(location, completing);
+    target.searchParams.set('digest', digest);
+    return target;
+  }
+
+  /**
+   * One HTTP request authenticated for `scopes`, its body read in full under the timeout. A 401
+   * goes to the auth strategy once; if it learned something, the request is sent again. Only a
+   * missing answer throws here; callers judge the status.
    */
   private async send(
     method: string,
@@ -271,15 +328,33 @@ export class RegistryClient {
     init: { headers?: Record<string, string>; body?: Uint8Array } = {},
   ): Promise<Answer> {
     const url = this.sameOrigin(target, operation);
-    const token = await this.token(scopes);
     const release = await this.slots.acquire();
+    try {
+      let answer = await this.exchange(method, url, scopes, operation, init);
+      if (answer.res.status === 401 && (await this.auth.challenged(answer.res.headers.get('www-authenticate'), scopes))) {
+        answer = await this.exchange(method, url, scopes, operation, init);
+      }
+      return answer;
+    } finally {
+      release();
+    }
+  }
+
+  private async exchange(
+    method: string,
+    url: URL,
+    scopes: readonly string[],
+    operation: string,
+    init: { headers?: Record<string, string>; body?: Uint8Array },
+  ): Promise<Answer> {
+    const authorization = await this.auth.authorize(scopes);
     const startedAt = performance.now();
     let status: number | undefined;
     try {
       this.callCount += 1;
       const res = await fetch(url, {
         method,
-        headers: { ...init.headers, authorization: `Bearer ${token}` },
+        headers: { ...init.headers, ...(authorization ? { authorization } : {}) },
         body: init.body && fetchableBytes(init.body),
         signal: AbortSignal.timeout(this.timeoutMs),
       });
@@ -288,38 +363,55 @@ export class RegistryClient {
     } catch (error) {
       throw this.unavailable(error, operation);
     } finally {
-      release();
       this.onRequest?.({ method, path: url.pathname, status, durationMs: performance.now() - startedAt });
     }
   }
 
+  /**
+   * A request whose body (sent or received) streams: the timeout bounds each pause, not the whole
+   * transfer. A streamed request body cannot be sent twice, so such a request is authorized up
+   * front (the session that precedes it already met any challenge).
+   */
+  private async open(
+    method: string,
+    target: string | URL,
+    scopes: readonly string[],
+    operation: string,
+    init: { headers?: Record<string, string>; body?: ReadableStream<Uint8Array> } = {},
+  ): Promise<{ res: Response; idle: IdleTimer }> {
+    const url = this.sameOrigin(target, operation);
+    const request = async (): Promise<{ res: Response; idle: IdleTimer }> => {
+      const authorization = await this.auth.authorize(scopes);
+      const idle = new IdleTimer(this.timeoutMs);
+      const startedAt = performance.now();
+      this.callCount += 1;
+      try {
+        const body = init.body && idle.watch(init.body);
+        const requestInit: RequestInit & { duplex?: 'half' } = {
+          method,
+          headers: { ...init.headers, ...(authorization ? { authorization } : {}) },
+          signal: idle.signal,
+          ...(body ? { body, duplex: 'half' } : {}),
+        };
+        const res = await fetch(url, requestInit);
+        this.onRequest?.({ method, path: url.pathname, status: res.status, durationMs: performance.now() - startedAt });
+        return { res, idle };
+      } catch (error) {
+        idle.stop();
+        this.onRequest?.({ method, path: url.pathname, status: undefined, durationMs: performance.now() - startedAt });
+        throw this.unavailable(error, operation);
+      }
+    };
+    const first = await request();
+    if (first.res.status !== 401 || init.body) return first;
+    if (!(await this.auth.challenged(first.res.headers.get('www-authenticate'), scopes))) return first;
+    first.idle.stop();
+    await first.res.body?.cancel();
+    return request();
+  }
+
   private expectStatus(answer: Answer, expected: readonly number[], operation: string): void {
     if (!expected.includes(answer.res.status)) throw toRegistryError(answer, operation);
-  }
-
-  /** Tokens are reused per scope set until shortly before they expire; concurrent callers share one mint. */
-  private token(scopes: readonly string[]): Promise<string> {
-    const key = [...scopes].sort().join(' ');
-    const cached = this.tokens.get(key);
-    if (cached && Date.now() < cached.refreshAt) return cached.token;
-
-    if (this.tokens.size >= TOKEN_CACHE_PRUNE_SIZE) this.pruneTokens();
-    const entry: CachedToken = { token: this.tokenFor(scopes), refreshAt: Number.POSITIVE_INFINITY };
-    this.tokens.set(key, entry);
-    entry.token.then(
-      (token) => {
-        entry.refreshAt = tokenExpiry(token) - TOKEN_REFRESH_MARGIN_MS;
-      },
-      () => {
-        if (this.tokens.get(key) === entry) this.tokens.delete(key);
-      },
-    );
-    return entry.token;
-  }
-
-  private pruneTokens(): void {
-    const now = Date.now();
-    for (const [key, entry] of this.tokens) if (entry.refreshAt <= now) this.tokens.delete(key);
   }
 
   /** Paging links and upload locations come from the registry; a bearer token must not follow them elsewhere. */
@@ -331,16 +423,19 @@ export class RegistryClient {
     return url;
   }
 
-  /** fetch() and body reads only fail for want of an answer: refused, reset, or timed out. */
+  /** fetch() and body reads only fail for want of an answer: refused, reset, TLS refused, or timed out. */
   private unavailable(error: unknown, operation: string): unknown {
+    if (error instanceof RegistryError) return error;
     if (!(error instanceof Error)) return error;
-    if (error.name === 'TimeoutError') {
-      return new RegistryUnavailableError('UNAVAILABLE', `${operation}: no answer within ${this.timeoutMs} ms`, {
-        cause: error,
-      });
+    if (error.name === 'TimeoutError' || error.name === 'AbortError') {
+      return new RegistryUnavailableError('UNAVAILABLE', `${operation}: no answer within ${this.timeoutMs} ms`, { cause: error, transport: 'timeout' });
     }
-    const reason = error.cause instanceof Error ? error.cause.message : error.message;
-    return new RegistryUnavailableError('UNAVAILABLE', `${operation}: registry unreachable: ${reason}`, { cause: error });
+    const cause = error.cause instanceof Error ? error.cause : error;
+    const code = 'code' in cause && typeof cause.code === 'string' ? cause.code : '';
+    if (TLS_ERROR.test(code) || /certificate|TLS|SSL/i.test(cause.message)) {
+      return new RegistryUnavailableError('UNAVAILABLE', `${operation}: TLS failed: ${cause.message}`, { cause: error, transport: 'tls' });
+    }
+    return new RegistryUnavailableError('UNAVAILABLE', `${operation}: registry unreachable: ${cause.message}`, { cause: error, transport: 'network' });
   }
 }
 
@@ -389,16 +484,6 @@ function sha256Digest(bytes: Uint8Array): string {
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
 
-/** Milliseconds since the epoch at which the token expires; 0 (never reuse) when it carries no `exp`. */
-function tokenExpiry(token: string): number {
-  try {
-    const { exp } = decodeJwt(token);
-    return exp === undefined ? 0 : exp * 1000;
-  } catch {
-    return 0;
-  }
-}
-
 function assertRepositoryName(repository: string): void {
   if (!isRepositoryName(repository)) {
     throw new RegistryError('NAME_INVALID', `invalid repository name ${JSON.stringify(repository)}`);
@@ -435,5 +520,45 @@ class Slots {
       if (next) next();
       else this.free += 1;
     };
+  }
+}
+
+/**
+ * Aborts a streaming request when no bytes move for `ms`: a stalled registry fails the copy
+ * instead of holding it forever, however long a healthy transfer takes.
+ */
+class IdleTimer {
+  private readonly controller = new AbortController();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly ms: number) {
+    this.touch();
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** Passes `stream` through, resetting the timer on every chunk and stopping it at the end. */
+  watch(stream: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+    return stream.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform: (chunk, controller) => {
+          this.touch();
+          controller.enqueue(chunk);
+        },
+        flush: () => this.stop(),
+      }),
+    );
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+  }
+
+  private touch(): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.controller.abort(new DOMException('no bytes moved in time', 'TimeoutError')), this.ms);
+    this.timer.unref();
   }
 }

@@ -34,12 +34,15 @@ export interface RegistryErrorOptions extends ErrorOptions {
   status?: number;
   /** The `detail` member of the V2 error, e.g. `{ Tag: "v1" }` or the missing blob digest. */
   detail?: unknown;
+  /** Why no answer arrived: the connection failed, TLS failed, or the answer took too long. */
+  transport?: 'network' | 'tls' | 'timeout';
 }
 
 /** The V2 backend refused or failed a call. */
 export class RegistryError extends BerthError {
   readonly status: number | undefined;
   readonly detail: unknown;
+  readonly transport: RegistryErrorOptions['transport'];
 
   constructor(
     readonly code: V2ErrorCode,
@@ -49,6 +52,7 @@ export class RegistryError extends BerthError {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.status = options.status;
     this.detail = options.detail;
+    this.transport = options.transport;
   }
 }
 

@@ -43,6 +43,7 @@ const imageManifestSchema = z.object({
   schemaVersion: z.literal(2),
   config: descriptorSchema,
   layers: z.array(descriptorSchema),
+  subject: descriptorSchema.optional(),
   annotations: z.record(z.string(), z.string()).optional(),
 });
 
@@ -60,6 +61,8 @@ export interface ImageManifest {
   mediaType: ImageManifestMediaType;
   config: Descriptor;
   layers: Descriptor[];
+  /** OCI 1.1: the manifest this one is about (a signature, an SBOM, an attestation). */
+  subject: Descriptor | null;
   annotations: Record<string, string>;
 }
 
@@ -89,8 +92,8 @@ export function parseManifest(json: unknown, contentType?: string): Manifest {
   if (isImageManifestMediaType(declared)) {
     const parsed = imageManifestSchema.safeParse(json);
     if (!parsed.success) throw invalid(`${declared}: ${parsed.error.message}`);
-    const { config, layers, annotations = {} } = parsed.data;
-    return { kind: 'image', mediaType: declared, config, layers, annotations };
+    const { config, layers, subject, annotations = {} } = parsed.data;
+    return { kind: 'image', mediaType: declared, config, layers, subject: subject ?? null, annotations };
   }
   if (isIndexMediaType(declared)) {
     const parsed = indexSchema.safeParse(json);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { bearerTokens } from '../../../src/registry/v2/auth.js';
 import { RegistryClient } from '../../../src/registry/v2/client.js';
 import { RegistryError, RegistryNotFoundError } from '../../../src/registry/v2/errors.js';
 import { indexPlatforms, MediaType, parseImageConfig } from '../../../src/registry/v2/manifest.js';
@@ -163,10 +164,10 @@ describe('RegistryClient against docker-registry', () => {
     const minted: string[][] = [];
     const client = new RegistryClient({
       baseUrl: registry.url,
-      tokenFor: async (scopes) => {
+      auth: bearerTokens(async (scopes) => {
         minted.push([...scopes]);
         return registry.token(scopes);
-      },
+      }),
     });
     await Promise.all([client.listTags('team/tokens'), client.listTags('team/tokens'), client.headManifest('team/tokens', 'v1')]);
     await client.listTags('team/other');
@@ -175,10 +176,10 @@ describe('RegistryClient against docker-registry', () => {
 
     const shortLived = new RegistryClient({
       baseUrl: registry.url,
-      tokenFor: async (scopes) => {
+      auth: bearerTokens(async (scopes) => {
         minted.push([...scopes]);
         return (await registry.signer.sign('test', [], { lifetimeSeconds: 20 })).token;
-      },
+      }),
     });
     await shortLived.ping();
     await shortLived.ping();
@@ -190,7 +191,7 @@ describe('RegistryClient against docker-registry', () => {
     await pushArtifact(registry.client, 'team/not-granted', 'v1', buildImage());
     const client = new RegistryClient({
       baseUrl: registry.url,
-      tokenFor: () => registry.token(['repository:team/granted:pull']),
+      auth: bearerTokens(() => registry.token(['repository:team/granted:pull'])),
     });
     expect(await client.listTags('team/granted')).toEqual(['v1']);
     const error = await rejection(client.listTags('team/not-granted'));

@@ -1,5 +1,6 @@
 import { createServer, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { bearerTokens } from '../../../src/registry/v2/auth.js';
 import { RegistryClient } from '../../../src/registry/v2/client.js';
 import { RegistryUnavailableError } from '../../../src/registry/v2/errors.js';
 import { freePort, startTestRegistry } from '../../support/registry-process.js';
@@ -34,7 +35,7 @@ describe('RegistryClient when the registry does not answer', () => {
     try {
       const client = new RegistryClient({
         baseUrl: `http://127.0.0.1:${port}`,
-        tokenFor: async () => 'unused',
+        auth: bearerTokens(async () => 'unused'),
         timeoutMs: 300,
       });
       const startedAt = performance.now();

@@ -1,15 +1,17 @@
 import DataLoader from 'dataloader';
-import type { RegistryClient } from './v2/client.js';
-import { type ImageConfig, type Manifest, parseImageConfig } from './v2/manifest.js';
-import { isDigest } from './v2/reference.js';
+import type { RegistryClient } from '../v2/client.js';
+import { RegistryError } from '../v2/errors.js';
+import { type ImageConfig, type Manifest, parseImageConfig } from '../v2/manifest.js';
+import { isDigest } from '../v2/reference.js';
+import { CatalogRefusedError } from './errors.js';
 
-/** A manifest by tag or digest in one repository of the backend (`<slug>/<name>`). */
+/** A manifest by tag or digest in one repository of the registry. */
 export interface ManifestKey {
   repository: string;
   reference: string;
 }
 
-/** A blob by digest in one repository of the backend. */
+/** A blob by digest in one repository of the registry. */
 export interface BlobKey {
   repository: string;
   digest: string;
@@ -63,11 +65,10 @@ export class BackendCallLog {
 const DEFAULT_CACHE_ENTRIES = 5_000;
 
 /**
- * Manifests and image configs fetched by digest, shared by every request: content under a digest
- * never changes. Manifests are kept per repository, because a digest can be deleted from one
- * repository and stay in another; the activity index forgets a manifest when the registry reports
- * its deletion. Configs are only ever reached through a manifest of the same repository, so they
- * are kept by digest alone.
+ * Manifests and image configs of outside registries fetched by digest, shared by every request:
+ * content under a digest never changes. Every entry belongs to one registry (`scope`): what one
+ * remote sent never answers for another. Manifests are kept per repository, because a digest can
+ * be deleted from one repository and stay in another; berth forgets the manifests it deletes.
  */
 export class RegistryContentCache {
   private readonly manifests: Lru<LoadedManifest>;
@@ -79,24 +80,24 @@ export class RegistryContentCache {
     this.configs = new Lru(maxEntries);
   }
 
-  manifest(repository: string, digest: string): LoadedManifest | undefined {
-    return this.manifests.get(`${repository}@${digest}`);
+  manifest(scope: string, repository: string, digest: string): LoadedManifest | undefined {
+    return this.manifests.get(`${scope} ${repository}@${digest}`);
   }
 
-  rememberManifest(repository: string, loaded: LoadedManifest): void {
-    this.manifests.set(`${repository}@${loaded.digest}`, loaded);
+  rememberManifest(scope: string, repository: string, loaded: LoadedManifest): void {
+    this.manifests.set(`${scope} ${repository}@${loaded.digest}`, loaded);
   }
 
-  forgetManifest(repository: string, digest: string): void {
-    this.manifests.delete(`${repository}@${digest}`);
+  forgetManifest(scope: string, repository: string, digest: string): void {
+    this.manifests.delete(`${scope} ${repository}@${digest}`);
   }
 
-  config(digest: string): ImageConfig | undefined {
-    return this.configs.get(digest);
+  config(scope: string, digest: string): ImageConfig | undefined {
+    return this.configs.get(`${scope} ${digest}`);
   }
 
-  rememberConfig(digest: string, config: ImageConfig): void {
-    this.configs.set(digest, config);
+  rememberConfig(scope: string, digest: string, config: ImageConfig): void {
+    this.configs.set(`${scope} ${digest}`, config);
   }
 
   /** Drops everything (the benchmark measures cold requests with it). */
@@ -107,39 +108,37 @@ export class RegistryContentCache {
 }
 
 /**
- * Loaders for ONE request (or one subscription operation): never module-level, since each request
- * sees the registry as it is now. The V2 API has no multi-get, so batching here means each key is
- * fetched once per request and whatever was fetched by digest once per process.
+ * Loaders for ONE registry in ONE request (or one subscription operation): never module-level,
+ * since each request sees the registry as it is now. The V2 API has no multi-get, so batching here
+ * means each key is fetched once per request and whatever was fetched by digest once per process.
+ * `scope` names the registry in the shared cache; `calls` is the request's log.
  */
-export function createRegistryLoaders(client: RegistryClient, cache: RegistryContentCache) {
-  const calls = new BackendCallLog();
-
-  let catalog: Promise<string[]> | undefined;
-  const walkCatalog = (): Promise<string[]> => {
-    catalog ??= (async () => {
-      calls.record('catalog', '');
+export function createRegistryLoaders(client: RegistryClient, cache: RegistryContentCache, scope: string, calls: BackendCallLog) {
+  let walked: Promise<string[]> | undefined;
+  /** Every repository name, from one catalog walk per request. */
+  const catalog = (): Promise<string[]> => {
+    walked ??= (async () => {
+      calls.record('catalog', scope);
       const paths: string[] = [];
-      for await (const path of client.catalog()) paths.push(path);
+      try {
+        for await (const path of client.catalog()) paths.push(path);
+      } catch (error) {
+        // Hubs never list their catalog, and berth lists it to admins only; repositories by name still work.
+        if (error instanceof RegistryError && [401, 403, 404].includes(error.status ?? 0)) {
+          throw new CatalogRefusedError(`${client.baseUrl.origin} does not list its repositories to these credentials (${error.message})`, { cause: error });
+        }
+        throw error;
+      }
       return paths;
     })();
-    return catalog;
+    return walked;
   };
-
-  /** Backend paths under `<slug>/`, from one catalog walk per request. */
-  const repositories = new DataLoader<string, readonly string[]>(async (slugs) => {
-    try {
-      const paths = await walkCatalog();
-      return slugs.map((slug) => paths.filter((path) => path.startsWith(`${slug}/`)));
-    } catch (error) {
-      return slugs.map(() => asError(error));
-    }
-  });
 
   /** A repository's tags, sorted by name ([] for an unknown repository or one without tags). */
   const tags = new DataLoader<string, readonly string[]>((paths) =>
     settle(
       paths.map(async (path) => {
-        calls.record('tags', path);
+        calls.record('tags', `${scope} ${path}`);
         return (await client.listTags(path)).sort();
       }),
     ),
@@ -151,12 +150,12 @@ export function createRegistryLoaders(client: RegistryClient, cache: RegistryCon
       settle(
         keys.map(async ({ repository, reference }) => {
           const byDigest = isDigest(reference);
-          const cached = byDigest ? cache.manifest(repository, reference) : undefined;
+          const cached = byDigest ? cache.manifest(scope, repository, reference) : undefined;
           if (cached) return cached;
-          calls.record('manifest', manifestKey({ repository, reference }));
+          calls.record('manifest', `${scope} ${manifestKey({ repository, reference })}`);
           const { digest, mediaType, size, manifest } = await client.getManifest(repository, reference);
           const loaded: LoadedManifest = { digest, mediaType, size, manifest };
-          cache.rememberManifest(repository, loaded);
+          cache.rememberManifest(scope, repository, loaded);
           // Tags resolve to digests; whatever asks for this digest next must not fetch it again.
           if (!byDigest) manifests.prime({ repository, reference: digest }, loaded);
           return loaded;
@@ -169,18 +168,18 @@ export function createRegistryLoaders(client: RegistryClient, cache: RegistryCon
     (keys) =>
       settle(
         keys.map(async ({ repository, digest }) => {
-          const cached = cache.config(digest);
+          const cached = cache.config(scope, digest);
           if (cached) return cached;
-          calls.record('config', digest);
+          calls.record('config', `${scope} ${digest}`);
           const config = parseImageConfig(await client.getBlobJson(repository, digest));
-          cache.rememberConfig(digest, config);
+          cache.rememberConfig(scope, digest, config);
           return config;
         }),
       ),
     { cacheKeyFn: ({ digest }) => digest },
   );
 
-  return { repositories, tags, manifests, configs, calls };
+  return { catalog, tags, manifests, configs };
 }
 
 export type RegistryLoaders = ReturnType<typeof createRegistryLoaders>;

@@ -2,13 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { createClient } from 'graphql-ws';
 import { beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { BERTH_SUBJECT } from '../../src/registry/backend.js';
-import { RegistryClient } from '../../src/registry/v2/client.js';
-import { MediaType } from '../../src/registry/v2/manifest.js';
-import { type Client, useTestApp } from '../support/app.js';
-import { eventually, recordedPush } from '../support/content.js';
-import { addMember, createNamespace, createRegistry } from '../support/fixtures.js';
-import { buildImage, pushArtifact } from '../support/oci-images.js';
+import { BERTH_SUBJECT } from '../../../src/registry/hosted/hosted-backend.js';
+import { MediaType } from '../../../src/registry/v2/manifest.js';
+import { type Client, useTestApp } from '../../support/app.js';
+import { clientAs, eventually, recordedPush } from '../../support/content.js';
+import { addMember, createNamespace, createRegistry } from '../../support/fixtures.js';
+import { buildImage, pushArtifact, skopeoCopy, writeOciLayout } from '../../support/oci-images.js';
 
 const app = useTestApp();
 
@@ -54,8 +53,8 @@ function deliver(events: unknown[], authorization: string | null = `Bearer ${app
   });
 }
 
-const tagRow = (tag: string) => app.db.tagActivity.findUnique({ where: { repository_tag: { repository, tag } } });
-const imageRow = (digest: string) => app.db.imageActivity.findUnique({ where: { repository_digest: { repository, digest } } });
+const tagRow = (tag: string) => app.db.contentTag.findFirst({ where: { repository: { path: repository }, name: tag } });
+const imageRow = (digest: string) => app.db.contentRevision.findFirst({ where: { repository: { path: repository }, digest } });
 
 describe('POST /hooks/registry', () => {
   it('refuses deliveries without the shared secret, and bodies that are not an envelope', async () => {
@@ -81,13 +80,14 @@ describe('POST /hooks/registry', () => {
     ]);
     expect(await tagRow('t1')).toMatchObject({ digest: D1, pushedAt: new Date('2026-03-01T10:00:00.123Z') });
     expect(await imageRow(D2)).toBeNull();
-    expect(await app.db.tagActivity.count({ where: { repository: { startsWith: 'unknown/' } } })).toBe(0);
+    // The index holds the whole backend (what a deletion frees depends on every repository), slug or not.
+    expect(await app.db.contentRepository.findUnique({ where: { path: 'unknown/app' } })).toMatchObject({ slug: 'unknown', name: 'app' });
 
     await deliver([push('t1', D2, '2026-03-01T12:00:00Z'), push('t1', D1, '2026-03-01T09:00:00Z')]);
     expect(await tagRow('t1')).toMatchObject({ digest: D2, pushedAt: new Date('2026-03-01T12:00:00Z') });
     expect(await imageRow(D1)).toMatchObject({ pushedAt: new Date('2026-03-01T09:00:00Z') });
     expect(await imageRow(D2)).toMatchObject({ pushedAt: new Date('2026-03-01T12:00:00Z') });
-    expect(await app.db.repositoryActivity.findUnique({ where: { repository } })).toMatchObject({ lastPushedAt: new Date('2026-03-01T12:00:00Z') });
+    expect(await app.db.contentRepository.findUnique({ where: { path: repository } })).toMatchObject({ lastPushedAt: new Date('2026-03-01T12:00:00Z') });
     const { lastPushedAt } = (await app.db.registry.findFirst({ where: { slug: registry.slug } }))!;
     expect(lastPushedAt).toEqual(new Date('2026-03-01T12:00:00Z'));
   });
@@ -95,6 +95,7 @@ describe('POST /hooks/registry', () => {
   it('records pulls by tag and digest, but not berth’s own reads', async () => {
     await deliver([event('pull', { repository, tag: 't1', digest: D2 }, '2026-03-02T10:00:00Z', BERTH_SUBJECT)]);
     expect(await tagRow('t1')).toMatchObject({ pulledAt: null });
+    expect(await imageRow(D2)).toMatchObject({ pulledAt: null });
     await deliver([
       event('pull', { repository, tag: 't1', digest: D2 }, '2026-03-02T11:00:00Z', 'alice'),
       event('pull', { repository, digest: D1 }, '2026-03-02T12:00:00Z'),
@@ -120,26 +121,38 @@ describe('POST /hooks/registry', () => {
     await recordedPush(app.db, repository, 'real');
     expect(await imageRow(image.digest)).toMatchObject({ pushedAt: expect.any(Date) });
     // berth records its own deletions itself; this one comes from a docker client.
-    const client = new RegistryClient({ baseUrl: app.registry.embedded!.url, signer: app.registry.signer, subject: 'alice' });
+    const client = clientAs(app, 'alice');
     await client.deleteManifest(repository, image.digest);
     await eventually(async () => (await tagRow('real')) === null && (await imageRow(image.digest)) === null);
   });
 });
 
-describe('the content cache', () => {
-  it('forgets a manifest that berth itself deleted (as GC does with untagged ones)', async () => {
+describe('the graph, fed by notifications', () => {
+  const REPOSITORY = `query ($id: ID!, $name: String!) { node(id: $id) { ... on Registry { repository(name: $name) { tagCount tags(first: 5) { nodes { name digest pushedAt } } } } } }`;
+
+  it('shows a skopeo push as soon as its notification is recorded, without asking the registry', async () => {
     const image = buildImage();
-    await pushArtifact(app.registry.client, repository, 'keep', buildImage());
-    await pushArtifact(app.registry.client, repository, 'cached', image);
-    await recordedPush(app.db, repository, 'cached');
-    const IMAGE = `query ($id: ID!, $digest: String!) { node(id: $id) { ... on Registry { repository(name: "app") { image(reference: $digest) { digest } } } } }`;
-    const before = await owner.execute(IMAGE, { id: registry.id, digest: image.digest });
-    expect(before.data.node.repository.image).toEqual({ digest: image.digest });
-    await app.registry.client.deleteManifest(repository, image.digest);
-    await eventually(async () => {
-      const after = await owner.execute(IMAGE, { id: registry.id, digest: image.digest });
-      return after.data.node.repository.image === null;
-    });
+    const layout = await writeOciLayout(`${app.dataDir}/layouts/skopeo-push`, 'v1', image);
+    const token = (await app.registry.signer.sign('alice', [{ type: 'repository', name: `${registry.slug}/pushed`, actions: ['pull', 'push'] }])).token;
+    await skopeoCopy(layout.reference, `docker://${app.registry.embedded!.url.slice('http://'.length)}/${registry.slug}/pushed:v1`, { destinationToken: token });
+    const row = await recordedPush(app.db, `${registry.slug}/pushed`, 'v1');
+    await app.registry.embedded!.stop();
+    try {
+      const { data, errors } = await owner.execute(REPOSITORY, { id: registry.id, name: 'pushed' });
+      expect(errors).toBeUndefined();
+      expect(data.node.repository).toEqual({ tagCount: 1, tags: { nodes: [{ name: 'v1', digest: image.digest, pushedAt: row.pushedAt.toISOString() }] } });
+    } finally {
+      await app.registry.embedded!.start();
+    }
+  });
+
+  it('drops what a client deleted directly over the V2 API, bypassing berth', async () => {
+    const image = buildImage();
+    await pushArtifact(app.registry.client, `${registry.slug}/direct`, 'v1', image);
+    await recordedPush(app.db, `${registry.slug}/direct`, 'v1');
+    const client = clientAs(app, 'alice');
+    await client.deleteManifest(`${registry.slug}/direct`, image.digest);
+    await eventually(async () => (await owner.execute(REPOSITORY, { id: registry.id, name: 'direct' })).data.node.repository === null);
   });
 });
 

@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type Client, useTestApp } from '../support/app.js';
-import { eventually, recordedPush, startSilentRegistry } from '../support/content.js';
-import { createNamespace, createRegistry } from '../support/fixtures.js';
-import { buildImage, pushArtifact } from '../support/oci-images.js';
+import { type Client, useTestApp } from '../../support/app.js';
+import { eventually, recordedPush, startSilentRegistry } from '../../support/content.js';
+import { createNamespace, createRegistry } from '../../support/fixtures.js';
+import { buildImage, pushArtifact } from '../../support/oci-images.js';
 
 const app = useTestApp({}, { reconcileIntervalMs: 300 });
 
@@ -18,7 +18,9 @@ beforeAll(async () => {
 
 const TAG = `query ($id: ID!, $tag: String!) { node(id: $id) { ... on Registry { lastPushedAt repository(name: "app") { lastPushedAt tag(name: $tag) { digest pushedAt } } } } }`;
 
-describe('reconciling the activity index with the registry', () => {
+const tagNames = async () => (await app.db.contentTag.findMany({ where: { repository: { path: repository } }, orderBy: { name: 'asc' } })).map((row) => row.name);
+
+describe('reconciling the content index with the registry', () => {
   it('adds a tag whose notification was lost, pushed when it was first seen', async () => {
     const silent = await startSilentRegistry(app);
     try {
@@ -45,8 +47,8 @@ describe('reconciling the activity index with the registry', () => {
     try {
       await silent.client.deleteManifest(repository, doomed);
       await app.reconciler.runNow();
-      const rows = await app.db.tagActivity.findMany({ where: { repository }, orderBy: { tag: 'asc' } });
-      expect(rows.map((row) => row.tag)).toEqual(['kept', 'lost']);
+      expect(await tagNames()).toEqual(['kept', 'lost']);
+      expect(await app.db.contentRevision.count({ where: { repository: { path: repository }, digest: doomed } })).toBe(0);
     } finally {
       await silent.stop();
     }
@@ -56,7 +58,7 @@ describe('reconciling the activity index with the registry', () => {
     const silent = await startSilentRegistry(app);
     try {
       const digest = await pushArtifact(silent.client, repository, 'periodic', buildImage());
-      const row = await eventually(() => app.db.tagActivity.findFirst({ where: { repository, tag: 'periodic' } }), 5_000);
+      const row = await eventually(() => app.db.contentTag.findFirst({ where: { repository: { path: repository }, name: 'periodic' } }), 5_000);
       expect(row.digest).toBe(digest);
     } finally {
       await silent.stop();

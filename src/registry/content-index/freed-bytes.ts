@@ -1,0 +1,78 @@
+import type { Db } from '../../db/client.js';
+import { Prisma } from '../../generated/prisma/client.js';
+import { BATCH } from './writer.js';
+
+/** A manifest linked into a repository: what garbage collection marks from. */
+export interface Revision {
+  repositoryId: string;
+  digest: string;
+}
+
+/**
+ * The bytes that deleting each set of revisions, then a garbage collection, would free: the stored
+ * blobs that a revision of the set marks and that no revision outside the set marks, anywhere on
+ * the backend (so a blob shared with another tenant never counts). A revision marks its own blob
+ * and what it references, as distribution's garbage-collect marks them.
+ *
+ * All sets are computed together: one pass over the union of the blobs they mark, whatever the
+ * number of sets. Blobs shared only inside a set count for it.
+ */
+export async function freedBytes(db: Db, sets: readonly (readonly Revision[])[]): Promise<number[]> {
+  const digests = [...new Set(sets.flat().map((revision) => revision.digest))];
+  const referencesOf = await references(db, digests);
+  const marksOf = (digest: string): string[] => [digest, ...(referencesOf.get(digest) ?? [])];
+  const candidates = [...new Set(digests.flatMap(marksOf))];
+  const [markers, sizes] = await Promise.all([markingRevisions(db, candidates), storedSizes(db, candidates)]);
+
+  return sets.map((set) => {
+    const unique = new Map(set.map((revision) => [`${revision.repositoryId}@${revision.digest}`, revision]));
+    const inSet = new Map<string, number>();
+    for (const { digest } of unique.values()) {
+      for (const blob of new Set(marksOf(digest))) inSet.set(blob, (inSet.get(blob) ?? 0) + 1);
+    }
+    let freed = 0;
+    for (const [blob, count] of inSet) if (count === (markers.get(blob) ?? 0)) freed += sizes.get(blob) ?? 0;
+    return freed;
+  });
+}
+
+/** What each manifest references (config, layers, children), by digest. */
+async function references(db: Db, digests: readonly string[]): Promise<Map<string, string[]>> {
+  const byManifest = new Map<string, string[]>();
+  for (let i = 0; i < digests.length; i += BATCH) {
+    const rows = await db.contentReference.findMany({ where: { manifestDigest: { in: digests.slice(i, i + BATCH) } }, select: { manifestDigest: true, digest: true } });
+    for (const { manifestDigest, digest } of rows) {
+      const list = byManifest.get(manifestDigest) ?? [];
+      list.push(digest);
+      byManifest.set(manifestDigest, list);
+    }
+  }
+  return byManifest;
+}
+
+/** How many revisions on the whole backend mark each blob. */
+async function markingRevisions(db: Db, blobs: readonly string[]): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  for (let i = 0; i < blobs.length; i += BATCH) {
+    const batch = Prisma.join(blobs.slice(i, i + BATCH));
+    const rows = await db.$queryRaw<{ digest: string; revisions: bigint | number }[]>`
+      SELECT "digest", COUNT(DISTINCT "revision") AS "revisions" FROM (
+        SELECT f."digest" AS "digest", r."id" AS "revision" FROM "ContentReference" f JOIN "ContentRevision" r ON r."digest" = f."manifestDigest"
+          WHERE f."digest" IN (${batch})
+        UNION ALL
+        SELECT r."digest", r."id" FROM "ContentRevision" r WHERE r."digest" IN (${batch})
+      ) AS "marks" GROUP BY "digest"`;
+    for (const row of rows) counts.set(row.digest, Number(row.revisions));
+  }
+  return counts;
+}
+
+/** Sizes of the blobs the backend stores; a blob it does not store frees nothing. */
+async function storedSizes(db: Db, blobs: readonly string[]): Promise<Map<string, number>> {
+  const sizes = new Map<string, number>();
+  for (let i = 0; i < blobs.length; i += BATCH) {
+    const rows = await db.contentBlob.findMany({ where: { digest: { in: blobs.slice(i, i + BATCH) } } });
+    for (const row of rows) sizes.set(row.digest, Number(row.size));
+  }
+  return sizes;
+}
