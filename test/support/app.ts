@@ -43,6 +43,8 @@ export interface TestApp {
   /** http://127.0.0.1:<port>, where berth listens. */
   readonly url: string;
   readonly dataDir: string;
+  /** Every line berth logged at debug and up (only with `captureLogs`). */
+  readonly logs: string[];
   readonly admin: Client;
   readonly anonymous: Client;
   /** A new non-admin user with its own API token. */
@@ -61,7 +63,7 @@ let userCounter = 0;
  * berth for one test file, as it runs in production: a fresh database, its own data directory and
  * embedded registry, listening on a free port. GraphQL requests go through yoga.fetch in-process.
  */
-export function useTestApp(overrides: Record<string, string> = {}, options: StartOptions = {}): TestApp {
+export function useTestApp(overrides: Record<string, string> = {}, options: StartOptions = {}, testOptions: { captureLogs?: boolean } = {}): TestApp {
   let database: TestDatabase;
   let berth: RunningBerth;
   let dataDir: string;
@@ -78,7 +80,10 @@ export function useTestApp(overrides: Record<string, string> = {}, options: Star
       BERTH_REGISTRY_PORT: String(await freePort()),
       ...overrides,
     });
-    const log = pino({ level: process.env['BERTH_TEST_LOG_LEVEL'] ?? 'silent' });
+    app.logs = [];
+    const log = testOptions.captureLogs
+      ? pino({ level: 'debug' }, { write: (line: string) => void app.logs.push(line) })
+      : pino({ level: process.env['BERTH_TEST_LOG_LEVEL'] ?? 'silent' });
     berth = await startBerth(config, database.db, log, options);
     const { server } = berth;
     const adminUser = await database.db.user.create({ data: { name: 'admin', isAdmin: true } });

@@ -9,8 +9,11 @@ import { RegistryError, RegistryUnavailableError } from './errors.js';
 export interface RegistryAuth {
   /** The Authorization header for a request that needs `scopes`, or null to send none. */
   authorize(scopes: readonly string[]): Promise<string | null>;
-  /** Learns from a 401's challenge; true when retrying the request may now succeed. */
-  challenged(challenge: string | null, scopes: readonly string[]): Promise<boolean>;
+  /**
+   * Learns from a 401's challenge to a request that carried `sent` (its Authorization, or null);
+   * true when retrying the request may now succeed.
+   */
+  challenged(challenge: string | null, scopes: readonly string[], sent: string | null): Promise<boolean>;
 }
 
 /** Returns a bearer token the registry accepts for every scope in `scopes`. */
@@ -121,11 +124,12 @@ export function challengeAuth(options: ChallengeAuthOptions): RegistryAuth {
       }
       return null;
     },
-    challenged: async (header, scopes) => {
+    challenged: async (header, scopes, sent) => {
       const challenge = header ? parseChallenge(header) : null;
       if (!challenge) return false;
       if (challenge.scheme === 'basic') {
-        if (!basic || scheme.kind === 'basic') return false;
+        // Credentials that were sent and refused are wrong; requests sent before the first challenge only lacked them.
+        if (!basic || sent === basic) return false;
         scheme = { kind: 'basic' };
         return true;
       }

@@ -330,11 +330,10 @@ export class RegistryClient {
     const url = this.sameOrigin(target, operation);
     const release = await this.slots.acquire();
     try {
-      let answer = await this.exchange(method, url, scopes, operation, init);
-      if (answer.res.status === 401 && (await this.auth.challenged(answer.res.headers.get('www-authenticate'), scopes))) {
-        answer = await this.exchange(method, url, scopes, operation, init);
-      }
-      return answer;
+      const authorization = await this.auth.authorize(scopes);
+      const answer = await this.exchange(method, url, authorization, operation, init);
+      if (answer.res.status !== 401 || !(await this.auth.challenged(answer.res.headers.get('www-authenticate'), scopes, authorization))) return answer;
+      return this.exchange(method, url, await this.auth.authorize(scopes), operation, init);
     } finally {
       release();
     }
@@ -343,11 +342,10 @@ export class RegistryClient {
   private async exchange(
     method: string,
     url: URL,
-    scopes: readonly string[],
+    authorization: string | null,
     operation: string,
     init: { headers?: Record<string, string>; body?: Uint8Array },
   ): Promise<Answer> {
-    const authorization = await this.auth.authorize(scopes);
     const startedAt = performance.now();
     let status: number | undefined;
     try {
@@ -380,8 +378,9 @@ export class RegistryClient {
     init: { headers?: Record<string, string>; body?: ReadableStream<Uint8Array> } = {},
   ): Promise<{ res: Response; idle: IdleTimer }> {
     const url = this.sameOrigin(target, operation);
+    let authorization: string | null = null;
     const request = async (): Promise<{ res: Response; idle: IdleTimer }> => {
-      const authorization = await this.auth.authorize(scopes);
+      authorization = await this.auth.authorize(scopes);
       const idle = new IdleTimer(this.timeoutMs);
       const startedAt = performance.now();
       this.callCount += 1;
@@ -404,7 +403,7 @@ export class RegistryClient {
     };
     const first = await request();
     if (first.res.status !== 401 || init.body) return first;
-    if (!(await this.auth.challenged(first.res.headers.get('www-authenticate'), scopes))) return first;
+    if (!(await this.auth.challenged(first.res.headers.get('www-authenticate'), scopes, authorization))) return first;
     first.idle.stop();
     await first.res.body?.cancel();
     return request();

@@ -24,7 +24,7 @@ beforeAll(async () => {
       }),
     );
   }
-  await eventually(async () => (await app.db.contentTag.count()) === REGISTRIES * REPOSITORIES * TAGS);
+  await eventually(async () => (await app.db.contentTag.count()) === REGISTRIES * REPOSITORIES * TAGS, 60_000);
 });
 
 
