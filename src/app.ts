@@ -6,6 +6,7 @@ import type { Services } from './context.js';
 import type { Db } from './db/client.js';
 import { BackendMaintenance } from './gc/maintenance.js';
 import { GcQueue } from './gc/queue.js';
+import { makePrivateDir } from './private-files.js';
 import { createBerthPubSub } from './pubsub.js';
 import { openRegistryBackend } from './registry/backend.js';
 import { RegistryContentCache } from './registry/loaders.js';
@@ -31,6 +32,8 @@ export interface StartOptions {
 export async function startBerth(config: Config, db: Db, log: Logger, options: StartOptions = {}): Promise<RunningBerth> {
   const serverKey = await ServerKey.load(config);
   const registry = await openRegistryBackend(config, log);
+  // The registry creates its storage root lazily, at the first push, as its umask allows.
+  if (registry.embedded) await makePrivateDir(registry.embedded.storageDir);
   const pubsub = createBerthPubSub(config.redisUrl);
   const maintenance = new BackendMaintenance();
   // The lease owner must name this instance the same way after a restart: its host and data dir.
