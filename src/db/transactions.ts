@@ -19,10 +19,10 @@ export async function serializable<T>(db: Db, work: (tx: Tx) => Promise<T>): Pro
   }
 }
 
-/** Prisma's P2034, or PostgreSQL's 40001 as the pg driver adapter reports it. */
+/** Prisma's P2034, or the driver adapter's TransactionWriteConflict (PostgreSQL's 40001). */
 function isSerializationFailure(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
-  const { code, cause } = error as { code?: unknown; cause?: unknown };
-  if (code === 'P2034' || code === '40001') return true;
+  const { code, kind, cause } = error as { code?: unknown; kind?: unknown; cause?: unknown };
+  if (code === 'P2034' || code === '40001' || kind === 'TransactionWriteConflict') return true;
   return cause !== undefined && cause !== error && isSerializationFailure(cause);
 }
