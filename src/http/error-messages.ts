@@ -1,12 +1,7 @@
 import { type ExecutionResult, GraphQLError } from 'graphql';
 import { isAsyncIterable, mapAsyncIterator, type Plugin } from 'graphql-yoga';
+import { clipMessage, MAX_ERROR_MESSAGE_LENGTH } from '../errors.js';
 
-/** Messages often quote the input ("Cannot query field …", an ID that was not found); a bound keeps a huge input from being echoed back. */
-export const MAX_ERROR_MESSAGE_LENGTH = 300;
-
-export function clipMessage(message: string): string {
-  return message.length <= MAX_ERROR_MESSAGE_LENGTH ? message : `${message.slice(0, MAX_ERROR_MESSAGE_LENGTH)}… (message clipped)`;
-}
 
 export function clipErrors(errors: readonly GraphQLError[]): GraphQLError[] {
   return errors.map((error) =>

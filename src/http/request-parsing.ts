@@ -1,20 +1,44 @@
-import { parse } from 'graphql';
+import { GraphQLError, Lexer, parse, Source, TokenKind } from 'graphql';
 import { createGraphQLError, type GraphQLParams, type Plugin } from 'graphql-yoga';
 
 /**
- * Bounds on a GraphQL document, checked while it is parsed: the parser recurses once per nesting
- * level, so a document nested thousands deep would overflow the stack (HTTP 500) before any
- * validation rule could count its depth. Tokens bound the nesting (3 tokens a level at least);
- * the selection depth proper is then capped by the complexity limits in src/schema/builder.ts.
+ * Bounds on a GraphQL document, checked as it is parsed. The parser recurses several frames per
+ * nesting level: a document nested a few thousand levels deep (`{ a { a { …`, or `[[[…]]]` in an
+ * argument, one token a level) overflowed the stack, an HTTP 500, before any validation rule
+ * could count its depth. So brackets are counted first, token by token, without recursion; a
+ * query's selection depth proper is then capped by the complexity limits (src/schema/builder.ts).
+ * The introspection query GraphiQL sends has 183 tokens and nests 13 deep.
  */
-export const DOCUMENT_LIMITS = { maxLexicalTokens: 5_000, maxSourceLength: 100_000, maxComments: 500 } as const;
+export const DOCUMENT_LIMITS = { maxLexicalTokens: 2_000, maxSourceLength: 100_000, maxComments: 500, maxNesting: 64 } as const;
 
 export function useDocumentLimits(): Plugin {
+  const { maxNesting, ...parseLimits } = DOCUMENT_LIMITS;
   return {
     onParse({ setParseFn }) {
-      setParseFn((source, options) => parse(source, { ...options, ...DOCUMENT_LIMITS }));
+      // Yoga answers a document that does not parse as the GraphQL-over-HTTP spec says: 400 for
+      // application/graphql-response+json, 200 with the error for plain application/json.
+      setParseFn((source, options) => {
+        const document = typeof source === 'string' ? new Source(source) : source;
+        requireNestingAtMost(document, maxNesting, parseLimits.maxLexicalTokens);
+        return parse(document, { ...options, ...parseLimits });
+      });
     },
   };
+}
+
+const OPENING = new Set<TokenKind>([TokenKind.BRACE_L, TokenKind.BRACKET_L, TokenKind.PAREN_L]);
+const CLOSING = new Set<TokenKind>([TokenKind.BRACE_R, TokenKind.BRACKET_R, TokenKind.PAREN_R]);
+
+/** Stops at `maxTokens`: the parser reports that limit itself. Lexing errors are thrown as the parser would. */
+function requireNestingAtMost(source: Source, maxNesting: number, maxTokens: number): void {
+  const lexer = new Lexer(source);
+  let depth = 0;
+  for (let token = lexer.advance(), count = 1; token.kind !== TokenKind.EOF && count <= maxTokens; token = lexer.advance(), count++) {
+    if (OPENING.has(token.kind) && ++depth > maxNesting) {
+      throw new GraphQLError(`Syntax Error: the document nests deeper than ${maxNesting} levels.`, { source, positions: [token.start] });
+    }
+    if (CLOSING.has(token.kind)) depth--;
+  }
 }
 
 /**

@@ -258,9 +258,7 @@ async function eventuallyDelivered(publish: () => void, delivered: () => boolean
   }
 }
 
-async function readAll(response: Response): Promise<string> {
-  let text = '';
-  const decoder = new TextDecoder();
-  for await (const chunk of response.body!) text += decoder.decode(chunk as Uint8Array, { stream: true });
-  return text;
+/** The whole body of a response that ends when the server completes the stream. */
+function readAll(response: Response): Promise<string> {
+  return response.text();
 }
