@@ -15,7 +15,7 @@ import { createGraphiQLPage, useSecurityHeaders } from './http/graphiql-page.js'
 import { useLiveAccessCheck } from './http/live-access.js';
 import { useDocumentLimits, useStrictRequestParsing } from './http/request-parsing.js';
 import { createActivityLoaders } from './registry/activity.js';
-import { RegistryUnavailableError } from './registry/v2/errors.js';
+import { RegistryError, RegistryUnavailableError } from './registry/v2/errors.js';
 import { createRegistryLoaders } from './registry/loaders.js';
 import { registryHookRoute } from './registry/hosted/notifications.js';
 import { tokenRoute } from './registry/hosted/token-service.js';
@@ -190,11 +190,15 @@ function backendUnavailable(error: unknown): GraphQLError | null {
 /**
  * An expected failure (a BerthError) that reaches the top level instead of a result union, as a
  * subscription's refusal does: its message and a code, not "Unexpected error." with HTTP 500.
+ * A bare RegistryError is the registry answering something berth did not expect: masked and
+ * logged like any other bug.
  */
 function expectedFailure(error: unknown): GraphQLError | null {
-  if (!(error instanceof GraphQLError) || !(error.originalError instanceof BerthError)) return null;
-  const code = error.originalError.name.replace(/Error$/, '').replace(/(?<=[a-z])(?=[A-Z])/g, '_').toUpperCase();
-  return new GraphQLError(error.originalError.message, { nodes: error.nodes, path: error.path, extensions: { code } });
+  if (!(error instanceof GraphQLError)) return null;
+  const original = error.originalError;
+  if (!(original instanceof BerthError) || original.constructor === RegistryError) return null;
+  const code = original.name.replace(/Error$/, '').replace(/(?<=[a-z])(?=[A-Z])/g, '_').toUpperCase();
+  return new GraphQLError(original.message, { nodes: error.nodes, path: error.path, extensions: { code } });
 }
 
 function stringParam(value: unknown): string | null {
