@@ -5,8 +5,7 @@ import { createUser, deleteUser } from '../tenancy/users.js';
 import { builder } from './builder.js';
 import { decodeIdOf } from './global-id.js';
 
-export const ApiTokenNode = builder.prismaNode('ApiToken', {
-  name: 'ApiToken',
+export const ApiToken = builder.prismaNode('ApiToken', {
   id: { field: 'id' },
   // node(id) answers null for an ID that is missing or hidden, like any lookup.
   nullable: true,
@@ -115,7 +114,7 @@ builder.relayMutationField(
   {
     outputFields: (t) => ({
       token: t.string({ description: 'The API token; it cannot be read again.', resolve: (payload) => payload.token }),
-      apiToken: t.field({ type: ApiTokenNode, resolve: (payload) => payload.apiToken }),
+      apiToken: t.field({ type: ApiToken, resolve: (payload) => payload.apiToken }),
     }),
   },
 );
