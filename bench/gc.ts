@@ -60,7 +60,8 @@ async function seed(): Promise<{ registryId: string; token: string }> {
       }),
     );
     console.log(`seeded ${REPOSITORIES * IMAGES_PER_REPOSITORY} images in ${REPOSITORIES} repositories through the V2 API in ${seconds(performance.now() - started)}`);
-    return { registryId: registry.id, token: await issueApiToken(db, admin.id, 'bench') };
+    const { secret } = await issueApiToken(db, berth.services.serverKey, { userId: admin.id, name: 'bench' });
+    return { registryId: registry.id, token: secret };
   } finally {
     await berth.close();
   }

@@ -41,7 +41,7 @@ const berth = await startBerth(config, db, pino({ level: 'warn' }));
 
 try {
   const admin = await db.user.create({ data: { name: 'bench', isAdmin: true } });
-  const token = await issueApiToken(db, admin.id, 'bench');
+  const { secret: token } = await issueApiToken(db, berth.services.serverKey, { userId: admin.id, name: 'bench' });
   const namespace = await db.namespace.create({ data: { slug: 'bench', name: 'Bench' } });
   const { client, signer } = berth.services.registry;
   const seeded = performance.now();

@@ -6,6 +6,7 @@ import type { Services } from './context.js';
 import type { Db } from './db/client.js';
 import { BackendMaintenance } from './gc/maintenance.js';
 import { GcQueue } from './gc/queue.js';
+import { makePrivateDir } from './private-files.js';
 import { createBerthPubSub } from './pubsub.js';
 import { storageInventory, v2Inventory, v2ManifestSource } from './registry/content-index/inventory.js';
 import { ContentIndexReconciler } from './registry/content-index/reconcile.js';
@@ -36,6 +37,8 @@ const DEFAULT_RECONCILE_INTERVAL_MS = 5 * 60_000;
 export async function startBerth(config: Config, db: Db, log: Logger, options: StartOptions = {}): Promise<RunningBerth> {
   const serverKey = await ServerKey.load(config);
   const registry = await openHostedBackend(config, log);
+  // The registry creates its storage root lazily, at the first push, as its umask allows.
+  if (registry.embedded) await makePrivateDir(registry.embedded.storageDir);
   const pubsub = createBerthPubSub(config.redisUrl);
   const maintenance = new BackendMaintenance();
   const { client } = registry;

@@ -1,5 +1,7 @@
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
+import { weakSecretProblem } from './auth/secret-strength.js';
 
 /**
  * berth's whole configuration, parsed once from the environment at start-up. Nothing else reads
@@ -24,6 +26,13 @@ export interface Config {
   };
   adminToken: string | null;
   secretKey: string | null;
+  /**
+   * Proxies whose `X-Forwarded-For` is believed, as CIDR blocks (`10.0.0.0/8`, `::1/128`). Empty:
+   * the connection's peer is the client, whatever the header says.
+   */
+  trustedProxies: string[];
+  /** Origins (`https://app.example.com`) whose pages may call the API from a browser. Empty: none. */
+  corsOrigins: string[];
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   graphiql: boolean;
 }
@@ -37,6 +46,42 @@ export class ConfigError extends Error {
 
 const port = z.coerce.number().int().min(1).max(65535);
 const httpUrl = z.url({ protocol: /^https?$/ }).transform((url) => url.replace(/\/+$/, ''));
+
+/** `10.1.2.3` or `10.0.0.0/8` (IPv4 or IPv6), normalised to `address/prefix`; null when invalid. */
+function cidrBlock(entry: string): string | null {
+  const [address = '', prefix, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return null;
+  const bits = family === 4 ? 32 : 128;
+  if (prefix === undefined) return `${address}/${bits}`;
+  if (!/^\d{1,3}$/.test(prefix) || Number(prefix) > bits) return null;
+  return `${address}/${Number(prefix)}`;
+}
+
+/** `https://host[:port]`, as browsers send it in `Origin`; null when it is not a bare origin. */
+function origin(entry: string): string | null {
+  let url: URL;
+  try {
+    url = new URL(entry);
+  } catch {
+    return null;
+  }
+  if (!/^https?:$/.test(url.protocol) || url.origin !== entry.replace(/\/$/, '')) return null;
+  return url.origin;
+}
+
+function commaList(parse: (entry: string) => string | null, message: string) {
+  return z
+    .string()
+    .default('')
+    .transform((value, ctx) => {
+      const entries = value.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
+      const parsed = entries.map(parse);
+      const bad = entries.filter((_, i) => parsed[i] === null);
+      if (bad.length > 0) ctx.addIssue({ code: 'custom', message: `${message}; not valid: ${bad.join(', ')}` });
+      return parsed.filter((entry) => entry !== null);
+    });
+}
 
 const environment = z.object({
   BERTH_HOST: z.string().min(1).default('127.0.0.1'),
@@ -55,10 +100,23 @@ const environment = z.object({
     .regex(/^[A-Za-z0-9.-]+(:\d+)?$/, 'must be host or host:port, without a scheme')
     .optional(),
   BERTH_REGISTRY_HOOK_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
-  BERTH_ADMIN_TOKEN: z.string().min(20, 'must be at least 20 characters').optional(),
+  BERTH_ADMIN_TOKEN: z
+    .string()
+    .superRefine((token, ctx) => {
+      const problem = weakSecretProblem(token);
+      if (problem) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `must be at least 32 characters of high entropy (for example \`openssl rand -base64 32\`); this one ${problem}`,
+        });
+      }
+    })
+    .optional(),
   BERTH_SECRET_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
   BERTH_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   BERTH_GRAPHIQL: z.enum(['true', 'false']).default('true'),
+  BERTH_TRUSTED_PROXIES: commaList(cidrBlock, 'must be IP addresses or CIDR blocks, comma-separated (10.0.0.0/8, ::1)'),
+  BERTH_CORS_ORIGINS: commaList(origin, 'must be origins, comma-separated (https://app.example.com)'),
 });
 
 export function loadConfig(env: Record<string, string | undefined>): Config {
@@ -85,6 +143,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     adminToken: e.BERTH_ADMIN_TOKEN ?? null,
     secretKey: e.BERTH_SECRET_KEY ?? null,
+    trustedProxies: e.BERTH_TRUSTED_PROXIES,
+    corsOrigins: e.BERTH_CORS_ORIGINS,
     logLevel: e.BERTH_LOG_LEVEL,
     graphiql: e.BERTH_GRAPHIQL === 'true',
   };

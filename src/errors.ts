@@ -31,3 +31,10 @@ export class ForbiddenError extends BerthError {}
 
 /** The V2 backend did not answer (down, timed out, 5xx). */
 export class BackendUnavailableError extends BerthError {}
+
+/** Messages often quote input (a field name, an ID that leads nowhere); this bound keeps a huge input from being echoed back. */
+export const MAX_ERROR_MESSAGE_LENGTH = 300;
+
+export function clipMessage(message: string): string {
+  return message.length <= MAX_ERROR_MESSAGE_LENGTH ? message : `${message.slice(0, MAX_ERROR_MESSAGE_LENGTH)}… (message clipped)`;
+}

@@ -1,24 +1,23 @@
-import { mkdir } from 'node:fs/promises';
 import { startBerth } from './app.js';
 import { ensureBootstrapAdmin } from './auth/bootstrap-admin.js';
 import { ConfigError, loadConfig } from './config.js';
 import { createDb } from './db/client.js';
 import { deployMigrations } from './db/migrations.js';
 import { createLogger } from './logger.js';
+import { makeDataPrivate } from './private-files.js';
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
   const log = createLogger(config.logLevel);
-  await mkdir(config.dataDir, { recursive: true });
+  await makeDataPrivate(config);
 
   const applied = await deployMigrations(config.databaseUrl);
   if (applied.length > 0) log.info({ migrations: applied }, 'applied database migrations');
   const db = createDb(config.databaseUrl);
 
-  const generatedToken = await ensureBootstrapAdmin(db, config.adminToken, log);
-  if (generatedToken) process.stdout.write(`\nberth admin API token (shown once, keep it): ${generatedToken}\n\n`);
-
   const berth = await startBerth(config, db, log);
+  const generatedToken = await ensureBootstrapAdmin(db, berth.services.serverKey, config.adminToken, log);
+  if (generatedToken) process.stdout.write(`\nberth admin API token (shown once, keep it): ${generatedToken}\n\n`);
   log.info({ url: `http://${config.host}:${config.port}/graphql` }, 'berth is listening');
 
   const shutdown = async (signal: string) => {

@@ -1,20 +1,32 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
-import { type ExecutionArgs, GraphQLError } from 'graphql';
+import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
+import { type DocumentNode, type ExecutionArgs, GraphQLError } from 'graphql';
 import { createYoga, isAsyncIterable, maskError, type Plugin, useReadinessCheck, type YogaServerInstance } from 'graphql-yoga';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
-import { viewerFromAuthorization } from './auth/viewer.js';
+import { BearerLogin, isTooManyFailures } from './auth/bearer-login.js';
 import type { Context, Services } from './context.js';
 import { RegistryBackends } from './registry/backend.js';
+import { ClientAddresses } from './http/client-address.js';
+import { corsFor } from './http/cors.js';
+import { clipErrors, clipResult, useClippedErrorMessages } from './http/error-messages.js';
+import { createGraphiQLPage, useSecurityHeaders } from './http/graphiql-page.js';
+import { useLiveAccessCheck } from './http/live-access.js';
+import { useDocumentLimits, useStrictRequestParsing } from './http/request-parsing.js';
 import { registryHookRoute } from './registry/hosted/notifications.js';
 import { tokenRoute } from './registry/hosted/token-service.js';
 import { schema } from './schema/index.js';
 import { expectedFieldError } from './schema/field-errors.js';
 
 /** A plain HTTP route served next to /graphql (token endpoint, registry hooks). */
-type Route = (request: Request, remoteAddress: string) => Promise<Response> | Response;
+type Route = (request: Request, clientAddress: string) => Promise<Response> | Response;
+
+/** Operations one graphql-ws connection may run at once; each holds a subscription's resources. */
+export const MAX_OPERATIONS_PER_SOCKET = 100;
+
+/** graphql-ws close code for a connection refused after too many failed logins from its address. */
+const CLOSE_TOO_MANY_FAILED_LOGINS = 4429;
 
 export interface BerthServer {
   readonly yoga: YogaServerInstance<Record<string, unknown>, Context>;
@@ -24,15 +36,19 @@ export interface BerthServer {
 }
 
 export function createBerthServer(services: Services): BerthServer {
-  const { db, log } = services;
+  const { db, log, config } = services;
+  const clients = new ClientAddresses(config.trustedProxies);
+  const clientAddressOf = (req: IncomingMessage | undefined) => clients.resolve(req?.socket.remoteAddress, stringParam(req?.headers['x-forwarded-for']));
+  const bearer = new BearerLogin(services);
+  const graphiql = createGraphiQLPage();
   const yoga = createYoga<Record<string, unknown>, Context>({
     schema,
     graphqlEndpoint: '/graphql',
     healthCheckEndpoint: '/healthz',
     landingPage: false,
-    graphiql: services.config.graphiql ? { title: 'berth', defaultQuery: DEFAULT_QUERY } : false,
-    // The default page loads GraphiQL from a CDN; this one carries its assets inline.
-    renderGraphiQL,
+    graphiql: config.graphiql ? { title: 'berth', defaultQuery: DEFAULT_QUERY } : false,
+    renderGraphiQL: graphiql.render,
+    cors: corsFor(config.corsOrigins),
     logging: {
       debug: (...args) => log.debug(args),
       info: (...args) => log.info(args),
@@ -49,16 +65,26 @@ export function createBerthServer(services: Services): BerthServer {
         return masked;
       },
     },
-    context: async ({ request, connectionParams }) => {
+    context: async (initial) => {
+      const { request, connectionParams } = initial;
+      const { req } = initial as { req?: IncomingMessage };
       // Over graphql-ws there is no Request: the token comes in the connection_init payload.
       const authorization = (request as Request | undefined)?.headers.get('authorization') ?? stringParam((connectionParams as Record<string, unknown> | undefined)?.['authorization']);
       return {
         ...services,
-        viewer: await viewerFromAuthorization(db, authorization),
+        viewer: await bearer.viewer(authorization, clientAddressOf(req)),
         backends: new RegistryBackends(services),
       };
     },
     plugins: [
+      // Any header a browser page cannot send without a CORS preflight will do; tokens travel in one.
+      useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf', 'authorization'] }),
+      useStrictRequestParsing(),
+      useDocumentLimits(),
+      useClippedErrorMessages(),
+      useSecurityHeaders(),
+      graphiql.plugin,
+      useLiveAccessCheck(),
       useReadinessCheck({
         endpoint: '/readyz',
         check: async () => {
@@ -66,10 +92,13 @@ export function createBerthServer(services: Services): BerthServer {
           return true;
         },
       }),
-      useRoutes({
-        '/auth/token': tokenRoute(services),
-        '/hooks/registry': registryHookRoute({ ...services, hookSecret: services.registry.hookSecret }),
-      }),
+      useRoutes(
+        {
+          '/auth/token': tokenRoute(services),
+          '/hooks/registry': registryHookRoute({ ...services, hookSecret: services.registry.hookSecret }),
+        },
+        clientAddressOf,
+      ),
       useBackendCallsExtension(),
     ],
   });
@@ -79,33 +108,49 @@ export function createBerthServer(services: Services): BerthServer {
   const ws = useServer<Record<string, unknown>>(
     {
       // Refusing here makes graphql-ws close with 4403 Forbidden, without echoing why.
-      onConnect: async ({ connectionParams }) => {
+      onConnect: async ({ connectionParams, extra }) => {
         try {
-          return (await viewerFromAuthorization(db, stringParam(connectionParams?.['authorization']))) !== null;
-        } catch {
+          return (await bearer.viewer(stringParam(connectionParams?.['authorization']), clientAddressOf(extra.request))) !== null;
+        } catch (error) {
+          if (isTooManyFailures(error)) extra.socket.close(CLOSE_TOO_MANY_FAILED_LOGINS, 'Too many failed logins');
           return false;
         }
       },
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
       subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
+      // Refusals of one operation are its errors; the connection and its other operations go on.
       onSubscribe: async (ctx, _id, payload) => {
+        if (Object.keys(ctx.subscriptions).length > MAX_OPERATIONS_PER_SOCKET) {
+          return [new GraphQLError(`at most ${MAX_OPERATIONS_PER_SOCKET} operations run at once on one connection`, { extensions: { code: 'TOO_MANY_REQUESTS' } })];
+        }
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
           req: ctx.extra.request,
           socket: ctx.extra.socket,
           params: payload,
         });
-        const args: ExecutionArgs = {
+        let document: DocumentNode;
+        let contextValue: unknown;
+        try {
+          document = parse(payload.query);
+          contextValue = await contextFactory();
+        } catch (error) {
+          if (error instanceof GraphQLError) return clipErrors([error]);
+          throw error;
+        }
+        const errors = validate(schema, document);
+        if (errors.length > 0) return clipErrors(errors);
+        return {
           schema,
           operationName: payload.operationName,
-          document: parse(payload.query),
+          document,
           variableValues: payload.variables,
-          contextValue: await contextFactory(),
+          contextValue,
           rootValue: { execute, subscribe } satisfies EnvelopedRoot,
-        };
-        const errors = validate(args.schema, args.document);
-        return errors.length > 0 ? errors : args;
+        } satisfies ExecutionArgs;
       },
+      onNext: (_ctx, _id, _payload, _args, result) => clipResult(result),
+      onError: (_ctx, _id, _payload, errors) => clipErrors(errors),
     },
     wsServer,
   );
@@ -136,13 +181,13 @@ function stringParam(value: unknown): string | null {
   return typeof value === 'string' ? value : null;
 }
 
-function useRoutes(routes: Record<string, Route>): Plugin {
+function useRoutes(routes: Record<string, Route>, clientAddressOf: (req: IncomingMessage | undefined) => string): Plugin {
   return {
     async onRequest({ url, request, serverContext, endResponse }) {
       const route = routes[url.pathname];
       if (!route) return;
       const { req } = serverContext as { req?: IncomingMessage };
-      endResponse(await route(request, req?.socket.remoteAddress ?? 'unknown'));
+      endResponse(await route(request, clientAddressOf(req)));
     },
   };
 }

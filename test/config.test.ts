@@ -1,6 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.js';
+
+const ADMIN_TOKEN = randomBytes(32).toString('base64url');
 
 describe('loadConfig', () => {
   it('serves a single machine with no environment at all', () => {
@@ -16,6 +19,8 @@ describe('loadConfig', () => {
       adminToken: null,
       logLevel: 'info',
       graphiql: true,
+      trustedProxies: [],
+      corsOrigins: [],
     });
   });
 
@@ -28,7 +33,9 @@ describe('loadConfig', () => {
       REDIS_URL: 'redis://cache:6379',
       BERTH_REGISTRY_URL: 'http://registry.internal:5000/',
       BERTH_PUBLIC_REGISTRY_HOST: 'registry.example.com',
-      BERTH_ADMIN_TOKEN: 'x'.repeat(40),
+      BERTH_ADMIN_TOKEN: ADMIN_TOKEN,
+      BERTH_TRUSTED_PROXIES: '10.0.0.0/8, 192.168.1.7,::1',
+      BERTH_CORS_ORIGINS: 'https://app.example.com,http://localhost:3000/',
     });
     expect(config).toMatchObject({
       host: '0.0.0.0',
@@ -37,7 +44,9 @@ describe('loadConfig', () => {
       databaseUrl: 'postgres://berth@db:5432/berth',
       redisUrl: 'redis://cache:6379',
       registry: { url: 'http://registry.internal:5000', publicHost: 'registry.example.com' },
-      adminToken: 'x'.repeat(40),
+      adminToken: ADMIN_TOKEN,
+      trustedProxies: ['10.0.0.0/8', '192.168.1.7/32', '::1/128'],
+      corsOrigins: ['https://app.example.com', 'http://localhost:3000'],
     });
   });
 
@@ -55,5 +64,41 @@ describe('loadConfig', () => {
     expect(error).toBeInstanceOf(ConfigError);
     const issues = (error as ConfigError).issues.join('\n');
     for (const name of ['BERTH_PORT', 'DATABASE_URL', 'BERTH_ADMIN_TOKEN', 'BERTH_PUBLIC_REGISTRY_HOST']) expect(issues).toContain(name);
+  });
+});
+
+describe('BERTH_ADMIN_TOKEN', () => {
+  it.each([
+    ['40 times the same character', 'x'.repeat(40), 'uses too few distinct characters'],
+    ['a keyboard run', 'abcdefghijklmnopqrstuvwxyz0123456789', 'is made of runs of repeated or consecutive characters'],
+    ['a repeated word', 'Tr0ub4dor&3Tr0ub4dor&3Tr0ub4dor&3', 'repeats itself'],
+    ['20 random characters', randomBytes(15).toString('base64url'), 'is 20 characters long'],
+  ])('refuses %s with a clear message', (_label, token, reason) => {
+    expect(() => loadConfig({ BERTH_ADMIN_TOKEN: token })).toThrow(
+      new RegExp(`BERTH_ADMIN_TOKEN: must be at least 32 characters of high entropy .*; this one ${reason}`),
+    );
+  });
+
+  it.each([
+    ['openssl rand -base64 32', randomBytes(32).toString('base64')],
+    ['openssl rand -hex 32', randomBytes(32).toString('hex')],
+    ['a generated berth token', `berth_${randomBytes(32).toString('base64url')}`],
+  ])('accepts %s', (_label, token) => {
+    expect(loadConfig({ BERTH_ADMIN_TOKEN: token }).adminToken).toBe(token);
+  });
+});
+
+describe('BERTH_TRUSTED_PROXIES and BERTH_CORS_ORIGINS', () => {
+  it('name the entries that are not addresses or origins', () => {
+    let error: unknown;
+    try {
+      loadConfig({ BERTH_TRUSTED_PROXIES: '10.0.0.0/8,proxy.internal,10.0.0.0/33', BERTH_CORS_ORIGINS: 'https://ok.example,*,https://x.example/path' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const issues = (error as ConfigError).issues.join('\n');
+    expect(issues).toContain('BERTH_TRUSTED_PROXIES: must be IP addresses or CIDR blocks, comma-separated (10.0.0.0/8, ::1); not valid: proxy.internal, 10.0.0.0/33');
+    expect(issues).toContain('BERTH_CORS_ORIGINS: must be origins, comma-separated (https://app.example.com); not valid: *, https://x.example/path');
   });
 });

@@ -22,6 +22,12 @@ export function visibleUsers(viewer: Viewer | null): Prisma.UserWhereInput {
   return { OR: [{ id: viewer.id }, { memberships: { some: { namespaceId: { in: [...viewer.roles.keys()] } } } }] };
 }
 
+/** A user's API tokens are theirs to list and revoke, and any admin's. */
+export function visibleApiTokens(viewer: Viewer | null): Prisma.ApiTokenWhereInput {
+  if (!viewer) return { id: { in: [] } };
+  return viewer.isAdmin ? {} : { userId: viewer.id };
+}
+
 /**
  * For an action on something in a namespace: NotFoundError when the viewer cannot see the
  * namespace at all (its existence stays hidden), ForbiddenError when it can but its role is too low.

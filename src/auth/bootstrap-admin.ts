@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/client.js';
-import { generateApiToken, hashApiToken } from './api-tokens.js';
+import { findApiToken, hashApiToken, issueApiToken } from './api-tokens.js';
+import type { ServerKey } from './server-key.js';
 
 const ADMIN_NAME = 'admin';
 
@@ -9,16 +10,21 @@ const ADMIN_NAME = 'admin';
  * belongs to the admin user; otherwise the first start generates one and prints it once.
  * Returns the generated token (null when nothing new was generated).
  */
-export async function ensureBootstrapAdmin(db: Db, configuredToken: string | null, log: Logger): Promise<string | null> {
+export async function ensureBootstrapAdmin(db: Db, key: ServerKey, configuredToken: string | null, log: Logger): Promise<string | null> {
   const admin = await db.user.upsert({ where: { name: ADMIN_NAME }, update: {}, create: { name: ADMIN_NAME, isAdmin: true } });
   if (configuredToken) {
-    const tokenHash = hashApiToken(configuredToken);
-    await db.apiToken.upsert({ where: { tokenHash }, update: {}, create: { userId: admin.id, name: 'BERTH_ADMIN_TOKEN', tokenHash } });
+    // Looking it up first also rehashes a row stored before the server key existed.
+    if (!(await findApiToken(db, key, configuredToken))) {
+      await db.apiToken.upsert({
+        where: { tokenHash: hashApiToken(key, configuredToken) },
+        update: {},
+        create: { userId: admin.id, name: 'BERTH_ADMIN_TOKEN', tokenHash: hashApiToken(key, configuredToken) },
+      });
+    }
     return null;
   }
   if ((await db.apiToken.count({ where: { userId: admin.id } })) > 0) return null;
-  const token = generateApiToken();
-  await db.apiToken.create({ data: { userId: admin.id, name: 'bootstrap', tokenHash: hashApiToken(token) } });
+  const { secret } = await issueApiToken(db, key, { userId: admin.id, name: 'bootstrap' });
   log.warn({ user: ADMIN_NAME }, 'generated the bootstrap admin API token; it is printed once on stdout and never again');
-  return token;
+  return secret;
 }

@@ -26,3 +26,15 @@ export async function verifySecret(secret: string, stored: string): Promise<bool
   const actual = await derive(secret, Buffer.from(salt, 'base64url'), { N: Number(n), r: Number(r), p: Number(p) });
   return actual.length === expected.length && timingSafeEqual(actual, expected);
 }
+
+let throwaway: Promise<string> | undefined;
+
+/**
+ * Refuses a secret for an account that does not exist, after the same scrypt work as a wrong
+ * secret for one that does: otherwise the answer's timing would tell which accounts exist.
+ */
+export async function refuseUnknownAccount(secret: string): Promise<false> {
+  throwaway ??= hashSecret(randomBytes(32).toString('base64url'));
+  await verifySecret(secret, await throwaway);
+  return false;
+}

@@ -1,8 +1,8 @@
-import { GraphQLError } from 'graphql';
 import type { Db } from '../db/client.js';
 import type { NamespaceRole } from '../generated/prisma/enums.js';
-import { hashApiToken } from './api-tokens.js';
+import { type ApiTokenWithUser, findApiToken, findApiTokenById } from './api-tokens.js';
 import { roleSatisfies } from './roles.js';
+import type { ServerKey } from './server-key.js';
 
 /**
  * The authenticated caller of one request, with its roles loaded once so checks stay synchronous.
@@ -13,6 +13,8 @@ export interface Viewer {
   readonly name: string;
   readonly isAdmin: boolean;
   readonly roles: Map<string, NamespaceRole>;
+  /** The API token that authenticated it: a live subscription checks it again for every event. */
+  readonly tokenId: string;
 }
 
 /** Admins act as OWNER of every namespace. */
@@ -28,39 +30,37 @@ export function hasRole(viewer: Viewer | null, namespaceId: string, needed: Name
 /** `lastUsedAt` is a hint for people auditing tokens; writing it at most once a minute keeps requests read-only. */
 const LAST_USED_RESOLUTION_MS = 60_000;
 
-/**
- * Resolves `Authorization: Bearer <token>`. No header means an anonymous viewer (null); a header
- * with an unknown token is an error, so a typo is reported instead of showing an empty graph.
- */
-export async function viewerFromAuthorization(db: Db, authorization: string | null | undefined): Promise<Viewer | null> {
-  if (!authorization) return null;
-  const match = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
-  if (!match) throw unauthenticated('the Authorization header must be "Bearer <api token>"');
-  const viewer = await viewerForApiToken(db, match[1]!);
-  if (!viewer) throw unauthenticated('the API token is not valid');
-  return viewer;
-}
-
-/** The user an API token belongs to, with its roles; null for an unknown token. */
-export async function viewerForApiToken(db: Db, apiToken: string): Promise<Viewer | null> {
-  const token = await db.apiToken.findUnique({
-    where: { tokenHash: hashApiToken(apiToken) },
-    include: { user: { include: { memberships: { select: { namespaceId: true, role: true } } } } },
-  });
-  if (!token) return null;
+/** The user an API token belongs to, with its roles; null for an unknown or expired token. */
+export async function viewerForApiToken(db: Db, key: ServerKey, apiToken: string): Promise<Viewer | null> {
+  const token = await findApiToken(db, key, apiToken);
   const now = Date.now();
+  if (!token || isExpired(token, now)) return null;
   if (!token.lastUsedAt || now - token.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
     await db.apiToken.update({ where: { id: token.id }, data: { lastUsedAt: new Date(now) } });
   }
+  return viewerOf(token);
+}
+
+/**
+ * The viewer as its token and user stand now: null once the token was revoked or has expired, or
+ * the user was deleted. Read afresh each time (there is no viewer cache), so on every instance.
+ */
+export async function currentViewer(db: Db, viewer: Viewer): Promise<Viewer | null> {
+  const token = await findApiTokenById(db, viewer.tokenId);
+  return token && !isExpired(token, Date.now()) ? viewerOf(token) : null;
+}
+
+function isExpired(token: { expiresAt: Date | null }, now: number): boolean {
+  return token.expiresAt !== null && token.expiresAt.getTime() <= now;
+}
+
+function viewerOf(token: ApiTokenWithUser): Viewer {
   const { user } = token;
   return {
     id: user.id,
     name: user.name,
     isAdmin: user.isAdmin,
     roles: new Map(user.memberships.map((m) => [m.namespaceId, m.role])),
+    tokenId: token.id,
   };
-}
-
-function unauthenticated(message: string): GraphQLError {
-  return new GraphQLError(message, { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
 }

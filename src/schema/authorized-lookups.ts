@@ -1,9 +1,10 @@
-import { requireRole, visibleNamespaces, visibleRegistries } from '../auth/access.js';
+import { requireRole, visibleRegistries } from '../auth/access.js';
 import type { Viewer } from '../auth/viewer.js';
 import type { Db } from '../db/client.js';
 import { NotFoundError } from '../errors.js';
 import type { NamespaceRole } from '../generated/prisma/enums.js';
 import type { Context } from '../context.js';
+import { namespaceForAction } from '../tenancy/namespaces.js';
 import { decodeIdOf } from './global-id.js';
 
 interface LookupContext {
@@ -16,12 +17,8 @@ interface LookupContext {
  * against the role the action needs: NotFoundError when hidden or missing, ForbiddenError when the
  * role is too low.
  */
-export async function findNamespaceForAction(ctx: LookupContext, globalId: string, field: string, role: NamespaceRole) {
-  const notFound = `${field}: no namespace ${globalId}`;
-  const namespace = await ctx.db.namespace.findFirst({ where: { id: decodeIdOf('Namespace', globalId, field), ...visibleNamespaces(ctx.viewer) } });
-  if (!namespace) throw new NotFoundError(notFound);
-  requireRole(ctx.viewer, namespace.id, role, notFound);
-  return namespace;
+export function findNamespaceForAction(ctx: LookupContext, globalId: string, field: string, role: NamespaceRole) {
+  return namespaceForAction(ctx, decodeIdOf('Namespace', globalId, field), field, role);
 }
 
 export async function findRegistryForAction(ctx: LookupContext, globalId: string, field: string, role: NamespaceRole) {

@@ -4,10 +4,18 @@ import ErrorsPlugin from '@pothos/plugin-errors';
 import PrismaPlugin from '@pothos/plugin-prisma';
 import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
+import { GraphQLError } from 'graphql';
 import type { Context } from '../context.js';
 import { ForbiddenError } from '../errors.js';
 import type PrismaTypes from '../generated/pothos-prisma-types.js';
 import { getDatamodel } from '../generated/pothos-prisma-types.js';
+
+const MAX_NODE_IDS = 100;
+
+/** A request over berth's limits is the client's to fix: HTTP 400, never an unexpected error. */
+function tooLarge(message: string): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: 'QUERY_TOO_LARGE', http: { status: 400 } } });
+}
 
 export const builder = new SchemaBuilder<{
   Context: Context;
@@ -31,6 +39,15 @@ export const builder = new SchemaBuilder<{
     edgesFieldOptions: { nullable: false },
     nodeFieldOptions: { nullable: false },
     nodesOnConnection: true,
+    nodesQueryOptions: {
+      description: `The objects with these global IDs, in order; null for each that is missing or hidden. At most ${MAX_NODE_IDS} IDs.`,
+      // The complexity plugin computes this before the field resolves: too many IDs never reach the
+      // database. Each ID is a lookup, weighed like a list element (defaultListMultiplier).
+      complexity: ({ ids }) => {
+        if (ids.length > MAX_NODE_IDS) throw tooLarge(`nodes takes at most ${MAX_NODE_IDS} ids; ${ids.length} were given`);
+        return { field: 10 * ids.length, multiplier: ids.length };
+      },
+    },
   },
   scopeAuth: {
     authorizeOnSubscribe: true,
@@ -54,5 +71,13 @@ export const builder = new SchemaBuilder<{
     defaultListMultiplier: 10,
     // Connections count as ×10 whatever `first` says; a 3-level content query scores ~18k.
     limit: { complexity: 50_000, depth: 14, breadth: 200 },
+    complexityError: (kind, { complexity, depth, breadth, maxComplexity, maxDepth, maxBreadth }) =>
+      tooLarge(
+        kind === 'Depth'
+          ? `Query exceeds maximum depth (depth: ${depth}, max: ${maxDepth})`
+          : kind === 'Breadth'
+            ? `Query exceeds maximum breadth (breadth: ${breadth}, max: ${maxBreadth})`
+            : `Query exceeds maximum complexity (complexity: ${complexity}, max: ${maxComplexity})`,
+      ),
   },
 });

@@ -106,8 +106,10 @@ builder.relayMutationField(
     resolve: async (_root, { input }, ctx) => {
       const { registry, path } = await findRepositoryForAction(ctx, input.id, 'id', 'MAINTAINER');
       const backend = backendOf(ctx, registry);
-      if (!(await onBackend(() => backend.content.hasRepository(path)))) throw new NotFoundError(`id: no repository ${input.id}`);
-      const result = await onBackend(async () => deleteRepository(backend.client, path, await backend.untaggedManifests(path)));
+      // The registry itself decides: the index may not have recorded a push of a moment ago.
+      const [tags, untagged] = await onBackend(() => Promise.all([backend.client.listTags(path), backend.untaggedManifests(path)]));
+      if (tags.length === 0 && untagged.length === 0) throw new NotFoundError(`id: no repository ${input.id}`);
+      const result = await onBackend(() => deleteRepository(backend.client, path, untagged));
       await recordDeletions(ctx, registry, path, result.deletedTagNames, result.deletedDigests);
       return { deletedId: input.id, ...result };
     },

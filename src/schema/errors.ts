@@ -1,6 +1,7 @@
 import {
   BackendUnavailableError,
   BerthError,
+  clipMessage,
   ConflictError,
   ForbiddenError,
   NotFoundError,
@@ -10,7 +11,7 @@ import { builder } from './builder.js';
 
 export const ErrorInterface = builder.interfaceRef<BerthError>('Error').implement({
   description: 'An expected failure, returned as data in a mutation result union.',
-  fields: (t) => ({ message: t.exposeString('message') }),
+  fields: (t) => ({ message: t.string({ resolve: (error) => clipMessage(error.message) }) }),
 });
 
 builder.objectType(ValidationError, {

@@ -1,12 +1,14 @@
 import { GraphQLError } from 'graphql';
 import { InvalidCursorError } from '../db/keyset.js';
+import { BerthError } from '../errors.js';
 import { CatalogRefusedError } from '../registry/remote/errors.js';
 import { RegistryError, RegistryUnavailableError } from '../registry/v2/errors.js';
 
 /**
- * Failures of a query field that are expected, and what clients see of them: the field resolves to
- * null with an error entry carrying a code, while the rest of the response stands (mutations return
- * typed errors instead). Anything else stays masked as "Unexpected error.".
+ * Failures outside a result union that are expected, and what clients see of them: a query field
+ * resolves to null with an error entry carrying a code while the rest of the response stands, and
+ * a subscription's refusal reaches the client with its message instead of "Unexpected error." and
+ * HTTP 500. Anything else stays masked.
  */
 export function expectedFieldError(error: unknown): GraphQLError | null {
   if (!(error instanceof GraphQLError)) return null;
@@ -17,5 +19,7 @@ export function expectedFieldError(error: unknown): GraphQLError | null {
   if (cause instanceof InvalidCursorError) return entry(cause.message, 'BAD_USER_INPUT');
   // An outside registry that refuses berth (credentials changed, access withdrawn).
   if (cause instanceof RegistryError && (cause.status === 401 || cause.status === 403)) return entry(`the registry refused berth: ${cause.message}`, 'BACKEND_UNAUTHORIZED');
-  return null;
+  // A bare RegistryError is the registry answering something berth did not expect: masked, like a bug.
+  if (!(cause instanceof BerthError) || cause.constructor === RegistryError) return null;
+  return entry(cause.message, cause.name.replace(/Error$/, '').replace(/(?<=[a-z])(?=[A-Z])/g, '_').toUpperCase());
 }

@@ -1,11 +1,9 @@
 import { visibleNamespaces } from '../auth/access.js';
 import { roleIn } from '../auth/viewer.js';
-import { isUniqueViolation } from '../db/errors.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
-import { slugProblem } from '../registry/hosted/slug.js';
-import { requireDisplayName } from '../validation.js';
+import { addMember, removeMember, updateMember } from '../tenancy/members.js';
+import { createNamespace, deleteNamespace, renameNamespace } from '../tenancy/namespaces.js';
 import { builder } from './builder.js';
-import { findNamespaceForAction } from './authorized-lookups.js';
 import { decodeIdOf } from './global-id.js';
 import { OrderDirection, prismaDirection } from './ordering.js';
 import { RegistryKindEnum, RegistryOrder, registryOrderBy } from './registry.js';
@@ -97,12 +95,6 @@ builder.queryFields((t) => ({
   }),
 }));
 
-function requireNamespaceSlug(slug: string): string {
-  const problem = slugProblem(slug);
-  if (problem) throw new ValidationError(problem.message, 'slug');
-  return slug;
-}
-
 builder.relayMutationField(
   'createNamespace',
   {
@@ -115,20 +107,7 @@ builder.relayMutationField(
     description: 'Creates a namespace; the viewer becomes its OWNER.',
     authScopes: { authenticated: true },
     errors: { types: [ValidationError, ConflictError, ForbiddenError] },
-    resolve: async (_root, { input }, ctx) => {
-      const slug = requireNamespaceSlug(input.slug);
-      const name = requireDisplayName(input.name, 'name');
-      try {
-        const namespace = await ctx.db.namespace.create({
-          data: { slug, name, memberships: { create: { userId: ctx.viewer!.id, role: 'OWNER' } } },
-        });
-        ctx.viewer!.roles.set(namespace.id, 'OWNER');
-        return { namespace };
-      } catch (error) {
-        if (isUniqueViolation(error)) throw new ConflictError(`the namespace slug "${slug}" is taken`);
-        throw error;
-      }
-    },
+    resolve: async (_root, { input }, ctx) => ({ namespace: await createNamespace(ctx, input) }),
   },
   { outputFields: (t) => ({ namespace: t.field({ type: Namespace, resolve: (payload) => payload.namespace }) }) },
 );
@@ -140,11 +119,9 @@ builder.relayMutationField(
     description: 'Renames a namespace (OWNER). The slug never changes: it is part of every registry endpoint.',
     authScopes: { authenticated: true },
     errors: { types: [ValidationError, NotFoundError, ForbiddenError] },
-    resolve: async (_root, { input }, ctx) => {
-      const { id } = await findNamespaceForAction(ctx, input.id, 'id', 'OWNER');
-      const name = input.name == null ? undefined : requireDisplayName(input.name, 'name');
-      return { namespace: await ctx.db.namespace.update({ where: { id }, data: { name } }) };
-    },
+    resolve: async (_root, { input }, ctx) => ({
+      namespace: await renameNamespace(ctx, decodeIdOf('Namespace', input.id, 'id'), input.name ?? null),
+    }),
   },
   { outputFields: (t) => ({ namespace: t.field({ type: Namespace, resolve: (payload) => payload.namespace }) }) },
 );
@@ -157,45 +134,54 @@ builder.relayMutationField(
     authScopes: { authenticated: true },
     errors: { types: [NotFoundError, ForbiddenError, ConflictError] },
     resolve: async (_root, { input }, ctx) => {
-      const { id } = await findNamespaceForAction(ctx, input.id, 'id', 'OWNER');
-      return ctx.db.$transaction(async (tx) => {
-        const registries = await tx.registry.count({ where: { namespaceId: id } });
-        if (registries > 0) throw new ConflictError(`the namespace still holds ${registries} registr${registries === 1 ? 'y' : 'ies'}; delete them first`);
-        await tx.namespace.delete({ where: { id } });
-        return { deletedId: input.id };
-      });
+      await deleteNamespace(ctx, decodeIdOf('Namespace', input.id, 'id'));
+      return { deletedId: input.id };
     },
   },
   { outputFields: (t) => ({ deletedId: t.id({ resolve: (payload) => payload.deletedId }) }) },
 );
 
+function memberRef(input: { namespaceId: string; userId: string }) {
+  return { namespaceId: decodeIdOf('Namespace', input.namespaceId, 'namespaceId'), userId: decodeIdOf('User', input.userId, 'userId') };
+}
+
 builder.relayMutationField(
   'addNamespaceMember',
-  {
-    inputFields: (t) => ({
-      namespaceId: t.id({ required: true }),
-      userId: t.id({ required: true }),
-      role: t.field({ type: NamespaceRoleEnum, required: true }),
-    }),
-  },
+  { inputFields: (t) => ({ namespaceId: t.id({ required: true }), userId: t.id({ required: true }), role: t.field({ type: NamespaceRoleEnum, required: true }) }) },
   {
     description: 'Gives a user a role in a namespace (OWNER).',
     authScopes: { authenticated: true },
     errors: { types: [NotFoundError, ForbiddenError, ConflictError] },
-    resolve: async (_root, { input }, ctx) => {
-      const { id: namespaceId } = await findNamespaceForAction(ctx, input.namespaceId, 'namespaceId', 'OWNER');
-      const userId = decodeIdOf('User', input.userId, 'userId');
-      if (!(await ctx.db.user.findUnique({ where: { id: userId }, select: { id: true } }))) throw new NotFoundError(`userId: no user ${input.userId}`);
-      try {
-        const member = await ctx.db.membership.create({ data: { namespaceId, userId, role: input.role } });
-        return { member };
-      } catch (error) {
-        if (isUniqueViolation(error)) throw new ConflictError('the user is already a member of the namespace');
-        throw error;
-      }
-    },
+    resolve: async (_root, { input }, ctx) => ({ member: await addMember(ctx, { ...memberRef(input), role: input.role }) }),
   },
   { outputFields: (t) => ({ member: t.field({ type: NamespaceMember, resolve: (payload) => payload.member }) }) },
 );
 
+builder.relayMutationField(
+  'updateNamespaceMember',
+  { inputFields: (t) => ({ namespaceId: t.id({ required: true }), userId: t.id({ required: true }), role: t.field({ type: NamespaceRoleEnum, required: true }) }) },
+  {
+    description: "Changes a member's role (OWNER). The last OWNER cannot be demoted: ConflictError.",
+    authScopes: { authenticated: true },
+    errors: { types: [NotFoundError, ForbiddenError, ConflictError] },
+    resolve: async (_root, { input }, ctx) => ({ member: await updateMember(ctx, { ...memberRef(input), role: input.role }) }),
+  },
+  { outputFields: (t) => ({ member: t.field({ type: NamespaceMember, resolve: (payload) => payload.member }) }) },
+);
 
+builder.relayMutationField(
+  'removeNamespaceMember',
+  { inputFields: (t) => ({ namespaceId: t.id({ required: true }), userId: t.id({ required: true }) }) },
+  {
+    description:
+      'Removes a member from a namespace (OWNER; any member may remove itself). The last OWNER cannot be removed: ConflictError. ' +
+      'It takes effect at the next request.',
+    authScopes: { authenticated: true },
+    errors: { types: [NotFoundError, ForbiddenError, ConflictError] },
+    resolve: async (_root, { input }, ctx) => {
+      await removeMember(ctx, memberRef(input));
+      return { removedUserId: input.userId };
+    },
+  },
+  { outputFields: (t) => ({ removedUserId: t.id({ resolve: (payload) => payload.removedUserId }) }) },
+);

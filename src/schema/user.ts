@@ -1,10 +1,23 @@
-import { visibleUsers } from '../auth/access.js';
-import { issueApiToken } from '../auth/api-tokens.js';
-import { isUniqueViolation } from '../db/errors.js';
+import { visibleApiTokens, visibleUsers } from '../auth/access.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
-import { requireDisplayName } from '../validation.js';
+import { createApiToken, revokeApiToken } from '../tenancy/api-tokens.js';
+import { createUser, deleteUser } from '../tenancy/users.js';
 import { builder } from './builder.js';
 import { decodeIdOf } from './global-id.js';
+
+export const ApiToken = builder.prismaNode('ApiToken', {
+  id: { field: 'id' },
+  // node(id) answers null for an ID that is missing or hidden, like any lookup.
+  nullable: true,
+  findUnique: (id, ctx) => ({ id, AND: [visibleApiTokens(ctx.viewer)] }),
+  description: 'An API token, without its secret (shown once, when created).',
+  fields: (t) => ({
+    name: t.exposeString('name'),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    lastUsedAt: t.expose('lastUsedAt', { type: 'DateTime', nullable: true, description: 'Recorded to the minute.' }),
+    expiresAt: t.expose('expiresAt', { type: 'DateTime', nullable: true, description: 'Null: it never expires.' }),
+  }),
+});
 
 export const User = builder.prismaNode('User', {
   id: { field: 'id' },
@@ -17,6 +30,17 @@ export const User = builder.prismaNode('User', {
     name: t.exposeString('name'),
     isAdmin: t.exposeBoolean('isAdmin'),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    apiTokens: t.relatedConnection(
+      'apiTokens',
+      {
+        cursor: 'id',
+        totalCount: true,
+        description: "The user's API tokens, newest first: the viewer's own, and anyone's for admins (empty otherwise).",
+        query: (_args, ctx) => ({ where: visibleApiTokens(ctx.viewer), orderBy: [{ createdAt: 'desc' }, { id: 'desc' }] }),
+      },
+      { name: 'ApiTokenConnection' },
+      { name: 'ApiTokenEdge' },
+    ),
   }),
 });
 
@@ -28,15 +52,6 @@ builder.queryField('viewer', (t) =>
     resolve: (query, _root, _args, ctx) => (ctx.viewer ? ctx.db.user.findUnique({ ...query, where: { id: ctx.viewer.id } }) : null),
   }),
 );
-
-const USER_NAME = /^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$/;
-
-function requireUserName(name: string): string {
-  if (!USER_NAME.test(name)) {
-    throw new ValidationError('a user name is 1 to 64 lowercase letters, digits, ".", "_" or "-", starting and ending with a letter or digit', 'name');
-  }
-  return name;
-}
 
 builder.relayMutationField(
   'createUser',
@@ -50,18 +65,7 @@ builder.relayMutationField(
     description: 'Admins only. Creates a user and its first API token (shown once).',
     authScopes: { admin: true },
     errors: { types: [ValidationError, ConflictError, ForbiddenError] },
-    resolve: async (_root, { input }, ctx) => {
-      const name = requireUserName(input.name);
-      try {
-        return await ctx.db.$transaction(async (tx) => {
-          const user = await tx.user.create({ data: { name, isAdmin: input.isAdmin ?? false } });
-          return { user, token: await issueApiToken(tx, user.id, 'initial') };
-        });
-      } catch (error) {
-        if (isUniqueViolation(error)) throw new ConflictError(`a user named "${name}" already exists`);
-        throw error;
-      }
-    },
+    resolve: (_root, { input }, ctx) => createUser(ctx, { name: input.name, isAdmin: input.isAdmin ?? false }),
   },
   {
     outputFields: (t) => ({
@@ -72,11 +76,29 @@ builder.relayMutationField(
 );
 
 builder.relayMutationField(
+  'deleteUser',
+  { inputFields: (t) => ({ id: t.id({ required: true }) }) },
+  {
+    description:
+      'Admins only. Deletes a user with its API tokens and memberships; nothing it held works from the next request on. ' +
+      'Not yourself, and not the last OWNER of a namespace (ConflictError).',
+    authScopes: { admin: true },
+    errors: { types: [NotFoundError, ForbiddenError, ConflictError] },
+    resolve: async (_root, { input }, ctx) => {
+      await deleteUser(ctx, decodeIdOf('User', input.id, 'id'));
+      return { deletedId: input.id };
+    },
+  },
+  { outputFields: (t) => ({ deletedId: t.id({ resolve: (payload) => payload.deletedId }) }) },
+);
+
+builder.relayMutationField(
   'createApiToken',
   {
     inputFields: (t) => ({
       name: t.string({ required: true, description: 'What the token is for, e.g. "ci".' }),
       userId: t.id({ description: 'Admins only: create the token for this user instead of the viewer.' }),
+      expiresAt: t.field({ type: 'DateTime', description: 'When it stops working (in the future); never when omitted.' }),
     }),
   },
   {
@@ -84,22 +106,30 @@ builder.relayMutationField(
     authScopes: { authenticated: true },
     errors: { types: [ValidationError, NotFoundError, ForbiddenError] },
     resolve: async (_root, { input }, ctx) => {
-      const viewer = ctx.viewer!;
-      const name = requireDisplayName(input.name, 'name');
-      let userId = viewer.id;
-      if (input.userId != null) {
-        userId = decodeIdOf('User', input.userId, 'userId');
-        if (userId !== viewer.id && !viewer.isAdmin) throw new ForbiddenError('only admins create tokens for other users');
-        if (!(await ctx.db.user.findUnique({ where: { id: userId }, select: { id: true } }))) {
-          throw new NotFoundError(`userId: no user ${input.userId}`);
-        }
-      }
-      return { token: await issueApiToken(ctx.db, userId, name) };
+      const userId = input.userId == null ? null : decodeIdOf('User', input.userId, 'userId');
+      const { apiToken, secret } = await createApiToken(ctx, { name: input.name, userId, expiresAt: input.expiresAt ?? null });
+      return { apiToken, token: secret };
     },
   },
   {
     outputFields: (t) => ({
       token: t.string({ description: 'The API token; it cannot be read again.', resolve: (payload) => payload.token }),
+      apiToken: t.field({ type: ApiToken, resolve: (payload) => payload.apiToken }),
     }),
   },
+);
+
+builder.relayMutationField(
+  'revokeApiToken',
+  { inputFields: (t) => ({ id: t.id({ required: true }) }) },
+  {
+    description: "Revokes one of the viewer's API tokens (admins: anyone's); it stops working at the next request, everywhere.",
+    authScopes: { authenticated: true },
+    errors: { types: [NotFoundError, ForbiddenError] },
+    resolve: async (_root, { input }, ctx) => {
+      await revokeApiToken(ctx, decodeIdOf('ApiToken', input.id, 'id'));
+      return { revokedId: input.id };
+    },
+  },
+  { outputFields: (t) => ({ revokedId: t.id({ resolve: (payload) => payload.revokedId }) }) },
 );

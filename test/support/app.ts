@@ -94,11 +94,12 @@ export function useTestApp(overrides: Record<string, string> = {}, options: Star
     app.reconciler = berth.services.reconciler;
     app.url = `http://127.0.0.1:${port}`;
     app.dataDir = dataDir;
-    app.admin = client(() => app.server, adminUser.id, await issueApiToken(database.db, adminUser.id, 'test'));
+    const token = async (userId: string) => (await issueApiToken(database.db, berth.services.serverKey, { userId, name: 'test' })).secret;
+    app.admin = client(() => app.server, adminUser.id, await token(adminUser.id));
     app.anonymous = client(() => app.server, '', null);
     app.user = async (name = `user${++userCounter}`) => {
       const user = await database.db.user.create({ data: { name } });
-      return client(() => app.server, user.id, await issueApiToken(database.db, user.id, 'test'));
+      return client(() => app.server, user.id, await token(user.id));
     };
     app.restart = async (whileStopped) => {
       await berth.close();

@@ -143,10 +143,10 @@ export async function startOtherBerth(): Promise<OtherBerth> {
     registryUrl: `http://127.0.0.1:${registryPort}`,
     registryHost: `127.0.0.1:${registryPort}`,
     database,
-    adminToken: await issueApiToken(database.db, admin.id, 'remote'),
+    adminToken: (await issueApiToken(database.db, berth.services.serverKey, { userId: admin.id, name: 'remote' })).secret,
     user: async (name) => {
       const user = await database.db.user.create({ data: { name } });
-      return { name, id: user.id, token: await issueApiToken(database.db, user.id, 'remote') };
+      return { name, id: user.id, token: (await issueApiToken(database.db, berth.services.serverKey, { userId: user.id, name: 'remote' })).secret };
     },
     close: async () => {
       await berth.close();

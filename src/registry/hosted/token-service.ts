@@ -1,7 +1,7 @@
 import type { Services } from '../../context.js';
 import { viewerForApiToken } from '../../auth/viewer.js';
 import { FailureLimiter } from '../../auth/failure-limiter.js';
-import { verifySecret } from '../../auth/secret-hash.js';
+import { refuseUnknownAccount, verifySecret } from '../../auth/secret-hash.js';
 import { grantedAccess, type RegistrySubject, registriesForScopes } from './access-policy.js';
 import { quotaRefusals } from './quota.js';
 import { isRobotUsername } from './robot-accounts.js';
@@ -14,13 +14,20 @@ const MAINTENANCE_RETRY_AFTER_S = 10;
 /** `lastUsedAt` of robot accounts is for people auditing them; writing it once a minute is enough. */
 const LAST_USED_RESOLUTION_MS = 60_000;
 
+/** No account has a longer name or secret; longer ones are refused before any lookup and not remembered. */
+const MAX_USERNAME_BYTES = 256;
+const MAX_PASSWORD_BYTES = 1024;
+
 /**
  * `GET /auth/token`: the Docker token authentication endpoint. Docker clients and skopeo come here
  * after the registry's 401 challenge, with Basic credentials or none: a user name with an API
  * token, or a registry's robot account (`robot$<slug>`) with its password.
  */
-export function tokenRoute({ db, registry, maintenance }: Pick<Services, 'db' | 'registry' | 'maintenance'>, limiter = new FailureLimiter()) {
-  return async (request: Request, remoteAddress: string): Promise<Response> => {
+export function tokenRoute(
+  { db, serverKey, registry, maintenance }: Pick<Services, 'db' | 'serverKey' | 'registry' | 'maintenance'>,
+  limiter = new FailureLimiter(),
+) {
+  return async (request: Request, clientAddress: string): Promise<Response> => {
     if (request.method !== 'GET') return errorResponse(405, 'UNSUPPORTED', 'use GET');
     const url = new URL(request.url);
     const service = url.searchParams.get('service');
@@ -28,19 +35,8 @@ export function tokenRoute({ db, registry, maintenance }: Pick<Services, 'db' | 
       return errorResponse(400, 'UNSUPPORTED', `this endpoint issues tokens for the service "${registry.signer.service}"`);
     }
     const credentials = basicCredentials(request.headers.get('authorization'));
-    const limitKey = `${credentials?.username ?? ''}|${remoteAddress}`;
-    const retryAfterMs = limiter.retryAfterMs(limitKey);
-    if (retryAfterMs > 0) {
-      return errorResponse(429, 'TOOMANYREQUESTS', 'too many failed logins for this account from this address; try again later', {
-        'retry-after': String(Math.ceil(retryAfterMs / 1000)),
-      });
-    }
-    const subject = credentials === undefined ? { kind: 'anonymous' as const } : await authenticate(db, credentials);
-    if (subject === null) {
-      limiter.recordFailure(limitKey);
-      return errorResponse(401, 'UNAUTHORIZED', 'invalid username/password', { 'www-authenticate': 'Basic realm="berth"' });
-    }
-    limiter.recordSuccess(limitKey);
+    const subject = credentials === undefined ? { kind: 'anonymous' as const } : await logIn(credentials, clientAddress);
+    if (subject instanceof Response) return subject;
     const requested = parseScopes(url.searchParams.getAll('scope'));
     const registries = await registriesForScopes(db, requested);
     const access = grantedAccess(subject, requested, registries);
@@ -62,6 +58,36 @@ export function tokenRoute({ db, registry, maintenance }: Pick<Services, 'db' | 
       issued_at: signed.issuedAt.toISOString(),
     });
   };
+
+  /**
+   * Checks the credentials first, so the right ones always pass; only then does a failure count,
+   * per account and client address, answered 429 past the allowance. Malformed or oversized
+   * credentials guess nothing: they are refused without being counted or remembered.
+   */
+  async function logIn(credentials: BasicCredentials | null, clientAddress: string): Promise<RegistrySubject | Response> {
+    if (
+      credentials === null ||
+      Buffer.byteLength(credentials.username) > MAX_USERNAME_BYTES ||
+      Buffer.byteLength(credentials.password) > MAX_PASSWORD_BYTES
+    ) {
+      return invalidCredentials();
+    }
+    const subject = await authenticate(db, serverKey, credentials);
+    const limitKey = `${credentials.username}|${clientAddress}`;
+    if (subject !== null) {
+      limiter.recordSuccess(limitKey);
+      return subject;
+    }
+    const retryAfterMs = limiter.recordFailure(limitKey);
+    if (retryAfterMs === 0) return invalidCredentials();
+    return errorResponse(429, 'TOOMANYREQUESTS', 'too many failed logins for this account from this address; try again later', {
+      'retry-after': String(Math.ceil(retryAfterMs / 1000)),
+    });
+  }
+}
+
+function invalidCredentials(): Response {
+  return errorResponse(401, 'UNAUTHORIZED', 'invalid username/password', { 'www-authenticate': 'Basic realm="berth"' });
 }
 
 interface BasicCredentials {
@@ -78,19 +104,22 @@ function basicCredentials(authorization: string | null): BasicCredentials | null
   return colon > 0 ? { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) } : null;
 }
 
-/** The subject behind valid credentials, or null: the spec answers wrong credentials with 401. */
-async function authenticate(db: Services['db'], credentials: BasicCredentials | null): Promise<RegistrySubject | null> {
-  if (credentials === null) return null;
-  const { username, password } = credentials;
+/**
+ * The subject behind valid credentials, or null: the spec answers wrong credentials with 401. An
+ * unknown robot costs the same scrypt work as a wrong password, so timing tells no slugs apart;
+ * a user's token is looked up by its hash whatever the name, so it tells no names apart either.
+ */
+async function authenticate(db: Services['db'], key: Services['serverKey'], { username, password }: BasicCredentials): Promise<RegistrySubject | null> {
   if (isRobotUsername(username)) {
     const robot = await db.robotAccount.findUnique({ where: { username } });
-    if (!robot || !(await verifySecret(password, robot.secretHash))) return null;
+    if (!robot) return refuseUnknownAccount(password).then(() => null);
+    if (!(await verifySecret(password, robot.secretHash))) return null;
     if (!robot.lastUsedAt || Date.now() - robot.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
       await db.robotAccount.update({ where: { id: robot.id }, data: { lastUsedAt: new Date() } });
     }
     return { kind: 'robot', name: username, registryId: robot.registryId };
   }
-  const viewer = await viewerForApiToken(db, password);
+  const viewer = await viewerForApiToken(db, key, password);
   return viewer && viewer.name === username ? { kind: 'user', ...viewer } : null;
 }
 

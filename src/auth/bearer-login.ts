@@ -1,0 +1,51 @@
+import { GraphQLError } from 'graphql';
+import type { Db } from '../db/client.js';
+import { FailureLimiter } from './failure-limiter.js';
+import type { ServerKey } from './server-key.js';
+import { type Viewer, viewerForApiToken } from './viewer.js';
+
+/**
+ * `Authorization: Bearer <token>` on /graphql and in graphql-ws `connection_init`. No header means
+ * an anonymous viewer (null); a header with an unknown or expired token is an error, so a typo is
+ * reported instead of showing an empty graph (unknown, revoked and expired tokens alike). Wrong
+ * tokens count per client address: past the allowance they are answered 429 instead of 401. A
+ * valid token always passes, and an anonymous request or a malformed header (which guesses
+ * nothing) is never counted or limited.
+ */
+export class BearerLogin {
+  constructor(
+    private readonly deps: { readonly db: Db; readonly serverKey: ServerKey },
+    private readonly limiter = new FailureLimiter(),
+  ) {}
+
+  /** Throws a GraphQL error with code UNAUTHENTICATED (HTTP 401) or TOO_MANY_REQUESTS (HTTP 429). */
+  async viewer(authorization: string | null | undefined, clientAddress: string): Promise<Viewer | null> {
+    if (!authorization) return null;
+    const match = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
+    if (!match) throw unauthenticated('the Authorization header must be "Bearer <api token>"');
+    const viewer = await viewerForApiToken(this.deps.db, this.deps.serverKey, match[1]!);
+    if (viewer) return viewer;
+    // By address alone (a bearer token names no account), and a success does not reset the
+    // count: one valid token must not buy unlimited guesses at the others.
+    const retryAfterMs = this.limiter.recordFailure(`bearer|${clientAddress}`);
+    if (retryAfterMs > 0) throw tooManyFailures(retryAfterMs);
+    throw unauthenticated('the API token is not valid');
+  }
+}
+
+export function isTooManyFailures(error: unknown): boolean {
+  return error instanceof GraphQLError && error.extensions['code'] === 'TOO_MANY_REQUESTS';
+}
+
+function unauthenticated(message: string): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
+}
+
+function tooManyFailures(retryAfterMs: number): GraphQLError {
+  return new GraphQLError('too many failed logins from this address; try again later', {
+    extensions: {
+      code: 'TOO_MANY_REQUESTS',
+      http: { status: 429, headers: { 'retry-after': String(Math.ceil(retryAfterMs / 1000)) } },
+    },
+  });
+}
