@@ -194,7 +194,7 @@ export class GcQueue {
         storage: new RegistryStorage(backend.storageDir),
         client: registry.client,
         window: new ReadOnlyWindow(db, backend, maintenance, log),
-        garbageCollect: (options) => garbageCollect({ ...options, binary: backend.binary, configFile: backend.configFile }),
+        garbageCollect: (options) => garbageCollect({ ...options, binary: backend.binary, configFile: backend.configFile, children: backend.childRecords }),
         progress,
         reporter,
         log,

@@ -11,27 +11,30 @@ import type { BackendMaintenance } from './maintenance.js';
 export class ReadOnlyWindow {
   constructor(
     private readonly db: Db,
-    private readonly registry: Pick<EmbeddedRegistry, 'restart' | 'readOnly'>,
+    private readonly registry: Pick<EmbeddedRegistry, 'handOver' | 'readOnly'>,
     private readonly maintenance: BackendMaintenance,
     private readonly log: Logger,
   ) {}
 
-  /** Refuses push tokens first, then marks the registries, then restarts the registry read-only. */
+  /**
+   * Refuses push tokens first, then marks the registries, then hands the port to a read-only
+   * registry process; resolves once the writable one has exited, so nothing writes any more.
+   */
   async open(jobId: string): Promise<void> {
     this.maintenance.begin({ jobId, reason: 'garbage collection is running' });
     const { count } = await this.db.registry.updateMany({ where: { kind: 'HOSTED', state: 'ACTIVE' }, data: { state: 'READ_ONLY' } });
     this.log.info({ registries: count }, 'registry backend going read-only for garbage collection');
-    await this.registry.restart({ readOnly: true });
+    await this.registry.handOver({ readOnly: true });
   }
 
   /**
    * Makes the backend writable again. Registries and the maintenance state are restored even when
-   * the restart fails: the registry then keeps retrying in writable mode on its own.
+   * the writable process fails to start: the read-only one then goes on serving pulls.
    */
   async close(): Promise<void> {
     const restart = this.registry.readOnly;
     try {
-      if (restart) await this.registry.restart({ readOnly: false });
+      if (restart) await this.registry.handOver({ readOnly: false });
     } finally {
       const { count } = await this.db.registry.updateMany({ where: { kind: 'HOSTED', state: 'READ_ONLY' }, data: { state: 'ACTIVE' } });
       this.maintenance.end();
