@@ -6,7 +6,9 @@ import type { Services } from './context.js';
 import type { Db } from './db/client.js';
 import { BackendMaintenance } from './gc/maintenance.js';
 import { GcQueue } from './gc/queue.js';
+import type { GcChanges } from './gc/runner.js';
 import { createBerthPubSub } from './pubsub.js';
+import { recordRegistryEvents } from './registry/activity.js';
 import { openRegistryBackend } from './registry/backend.js';
 import { RegistryContentCache } from './registry/loaders.js';
 import { type ActivityReconciler, startActivityReconciler } from './registry/reconcile.js';
@@ -32,10 +34,20 @@ export async function startBerth(config: Config, db: Db, log: Logger, options: S
   const serverKey = await ServerKey.load(config);
   const registry = await openRegistryBackend(config, log);
   const pubsub = createBerthPubSub(config.redisUrl);
-  const maintenance = new BackendMaintenance();
-  // The lease owner must name this instance the same way after a restart: its host and data dir.
+  const maintenance = new BackendMaintenance(db);
   const contentCache = new RegistryContentCache();
-  const gc = new GcQueue({ db, log, pubsub, registry, maintenance, contentCache }, { owner: `${hostname()}:${config.dataDir}` });
+  // What GC deletes reaches no notification hook: the content index hears it from here.
+  const changes: GcChanges = {
+    manifestsDeleted: (manifests) =>
+      recordRegistryEvents(
+        { db, pubsub, contentCache },
+        manifests.map(({ repository, digest }) => ({ action: 'delete', repository, tag: null, digest, at: new Date() })),
+      ),
+    blobsDeleted: async (digests) => log.debug({ blobs: digests.length }, 'GC deleted blobs'),
+    repositoriesPruned: async (repositories) => log.debug({ repositories }, 'GC pruned repositories'),
+  };
+  // The lease owner must name this instance the same way after a restart: its host and data dir.
+  const gc = new GcQueue({ db, log, pubsub, registry, changes }, { owner: `${hostname()}:${config.dataDir}`, minIntervalMs: config.gc.minIntervalMs });
   const services: Services = { config, db, log, serverKey, registry, pubsub, gc, maintenance, contentCache };
   const server = createBerthServer(services);
   try {

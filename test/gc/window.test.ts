@@ -69,7 +69,7 @@ describe('the read-only window', () => {
 
     const job = await startGc(app.admin, registryId);
     await waitForGcJob(app.admin, job.id, (j) => j.phase === 'MARKING');
-    expect(app.services.maintenance.refusal).toBe('registry in maintenance: garbage collection is running');
+    expect(await app.services.maintenance.refusal()).toBe('registry in maintenance: garbage collection is running');
     expect(new Set(await registryStates())).toEqual(new Set(['READ_ONLY']));
     const done = await waitForGcJob(app.admin, job.id);
     const endedAt = Date.now();
@@ -79,7 +79,7 @@ describe('the read-only window', () => {
 
     expect(done).toMatchObject({ status: 'SUCCEEDED', error: null });
     expect(done.bytesFreed).toBeGreaterThanOrEqual(blobsOf(doomed).reduce((sum, blob) => sum + blob.size, doomed.manifest.length));
-    expect(app.services.maintenance.readOnly).toBe(false);
+    expect(await app.services.maintenance.refusal()).toBeNull();
     expect(new Set(await registryStates())).toEqual(new Set(['ACTIVE']));
 
     const failed = pushes.filter((p) => p.error);
@@ -119,7 +119,7 @@ describe('the read-only window', () => {
     expect(done).toMatchObject({ status: 'CANCELLED', phase: 'RESTORING', error: 'cancelled while running', bytesFreed: 0, blobsDeleted: 0, percent: 100 });
     expect(await fileBytes(blobStore(app.registry.embedded!.storageDir))).toBe(blobsBefore);
     expect(app.registry.embedded!.readOnly).toBe(false);
-    expect(app.services.maintenance.window).toBeNull();
+    expect(await app.services.maintenance.refusal()).toBeNull();
     expect(new Set(await registryStates())).toEqual(new Set(['ACTIVE']));
     await pushArtifact(client, `${slug}/cancelled`, 'after', buildImage());
 
