@@ -7,12 +7,12 @@ import type { RegistryClient } from '../../src/registry/v2/client.js';
 import { RegistryError, RegistryReadOnlyError, RegistryUnavailableError } from '../../src/registry/v2/errors.js';
 import { useTestApp } from '../support/app.js';
 import { createNamespace, createRegistry } from '../support/fixtures.js';
-import { blobStore, CANCEL_GC, fileBytes, GC_DELAY_ENV, registryToken, slowGarbageCollectShim, startGc, waitForGcJob } from '../support/gc.js';
+import { blobStore, CANCEL_GC, fileBytes, GC_DELAY_ENV, registryToken, registryShim, startGc, waitForGcJob } from '../support/gc.js';
 import { type TestImage, blobsOf, buildImage, pushArtifact, skopeoCopy } from '../support/oci-images.js';
 
-// garbage-collect sleeps $BERTH_TEST_GC_DELAY_S first (see slowGarbageCollectShim): the read-only window stays open that long.
+// garbage-collect sleeps $BERTH_TEST_GC_DELAY_S first (see registryShim): the read-only window stays open that long.
 const scratch = await mkdtemp(join(tmpdir(), 'berth-gc-window-'));
-process.env['PATH'] = `${await slowGarbageCollectShim(join(scratch, 'bin'))}:${process.env['PATH']}`;
+process.env['PATH'] = `${await registryShim(join(scratch, 'bin'))}:${process.env['PATH']}`;
 afterAll(() => rm(scratch, { recursive: true, force: true }));
 
 const app = useTestApp();
