@@ -4,7 +4,13 @@ import { defineConfig } from 'vitest/config';
 const require = createRequire(import.meta.url);
 
 // Everything runs on SQLite; the files that exercise the database run again on PostgreSQL.
-const databaseTests = ['test/schema/**/*.test.ts', 'test/db/**/*.test.ts', 'test/auth/**/*.test.ts'];
+const databaseTests = [
+  'test/schema/**/*.test.ts',
+  'test/db/**/*.test.ts',
+  'test/auth/**/*.test.ts',
+  'test/gc/**/*.test.ts',
+  'test/registry/hosted/{token-service,robot-access,quota}.test.ts',
+];
 
 export default defineConfig({
   // Pothos and yoga load graphql through Node's resolver; pin ours to the same copy (one realm).

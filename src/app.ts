@@ -6,6 +6,7 @@ import type { Services } from './context.js';
 import type { Db } from './db/client.js';
 import { BackendMaintenance } from './gc/maintenance.js';
 import { GcQueue } from './gc/queue.js';
+import type { GcChanges } from './gc/runner.js';
 import { makePrivateDir } from './private-files.js';
 import { createBerthPubSub } from './pubsub.js';
 import { storageInventory, v2Inventory, v2ManifestSource } from './registry/content-index/inventory.js';
@@ -24,6 +25,8 @@ export interface RunningBerth {
 }
 
 export interface StartOptions {
+  /** berth's secret, when the caller already loaded it. @default loaded from the config */
+  serverKey?: ServerKey;
   /** How often the content index is reconciled with the backend. @default 5 minutes */
   reconcileIntervalMs?: number;
 }
@@ -35,19 +38,30 @@ const DEFAULT_RECONCILE_INTERVAL_MS = 5 * 60_000;
  * reverse. main.ts adds the process concerns (migrations, the bootstrap admin, signals).
  */
 export async function startBerth(config: Config, db: Db, log: Logger, options: StartOptions = {}): Promise<RunningBerth> {
-  const serverKey = await ServerKey.load(config);
+  const serverKey = options.serverKey ?? (await ServerKey.load(config));
   const registry = await openHostedBackend(config, log);
   // The registry creates its storage root lazily, at the first push, as its umask allows.
   if (registry.embedded) await makePrivateDir(registry.embedded.storageDir);
   const pubsub = createBerthPubSub(config.redisUrl);
-  const maintenance = new BackendMaintenance();
+  const maintenance = new BackendMaintenance(db);
   const { client } = registry;
   const contentIndex = new ContentIndexWriter(db, v2ManifestSource(client));
   // Storage holds everything (untagged manifests, blobs); an existing registry shows only its V2 API.
   const inventory = registry.embedded ? storageInventory(new RegistryStorage(registry.embedded.storageDir)) : v2Inventory(client);
   const reconciler = new ContentIndexReconciler(db, inventory, log);
+  // What GC deletes reaches no notification hook: the content index hears it from here.
+  const changes: GcChanges = {
+    manifestsDeleted: async (manifests) => {
+      for (const repository of new Set(manifests.map((manifest) => manifest.repository))) {
+        const digests = manifests.filter((manifest) => manifest.repository === repository).map((manifest) => manifest.digest);
+        await contentIndex.deleted(repository, [], digests);
+      }
+    },
+    blobsDeleted: (digests) => contentIndex.blobsSwept(digests),
+    repositoriesPruned: (repositories) => contentIndex.repositoriesPruned(repositories),
+  };
   // The lease owner must name this instance the same way after a restart: its host and data dir.
-  const gc = new GcQueue({ db, log, pubsub, registry, maintenance, contentIndex }, { owner: `${hostname()}:${config.dataDir}` });
+  const gc = new GcQueue({ db, log, pubsub, registry, changes }, { owner: `${hostname()}:${config.dataDir}`, minIntervalMs: config.gc.minIntervalMs });
   const services: Services = {
     config,
     db,

@@ -24,6 +24,10 @@ export interface Config {
     /** Shared with the registry, which sends it with every notification; generated per start when unset. */
     hookSecret: string | null;
   };
+  gc: {
+    /** The least time between the end of one read-only GC window and the start of the next. */
+    minIntervalMs: number;
+  };
   adminToken: string | null;
   secretKey: string | null;
   /**
@@ -45,6 +49,15 @@ export class ConfigError extends Error {
 }
 
 const port = z.coerce.number().int().min(1).max(65535);
+const DURATION_UNITS_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+/** `0`, or a whole number with a unit: `500ms`, `30s`, `10m`, `1h`. */
+const duration = z
+  .string()
+  .regex(/^(0|\d+(ms|s|m|h))$/, 'must be 0 or a number with a unit: 500ms, 30s, 10m, 1h')
+  .transform((text) => {
+    const [, amount = '0', unit = 'ms'] = /^(\d+)(ms|s|m|h)?$/.exec(text) ?? [];
+    return Number(amount) * DURATION_UNITS_MS[unit as keyof typeof DURATION_UNITS_MS];
+  });
 const httpUrl = z.url({ protocol: /^https?$/ }).transform((url) => url.replace(/\/+$/, ''));
 
 /** `10.1.2.3` or `10.0.0.0/8` (IPv4 or IPv6), normalised to `address/prefix`; null when invalid. */
@@ -100,6 +113,7 @@ const environment = z.object({
     .regex(/^[A-Za-z0-9.-]+(:\d+)?$/, 'must be host or host:port, without a scheme')
     .optional(),
   BERTH_REGISTRY_HOOK_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  BERTH_GC_MIN_INTERVAL: duration.default(10 * 60_000),
   BERTH_ADMIN_TOKEN: z
     .string()
     .superRefine((token, ctx) => {
@@ -141,6 +155,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       publicHost: e.BERTH_PUBLIC_REGISTRY_HOST ?? (registryUrl ? new URL(registryUrl).host : `127.0.0.1:${e.BERTH_REGISTRY_PORT}`),
       hookSecret: e.BERTH_REGISTRY_HOOK_SECRET ?? null,
     },
+    gc: { minIntervalMs: e.BERTH_GC_MIN_INTERVAL },
     adminToken: e.BERTH_ADMIN_TOKEN ?? null,
     secretKey: e.BERTH_SECRET_KEY ?? null,
     trustedProxies: e.BERTH_TRUSTED_PROXIES,

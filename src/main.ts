@@ -1,5 +1,6 @@
 import { startBerth } from './app.js';
 import { ensureBootstrapAdmin } from './auth/bootstrap-admin.js';
+import { ServerKey } from './auth/server-key.js';
 import { ConfigError, loadConfig } from './config.js';
 import { createDb } from './db/client.js';
 import { deployMigrations } from './db/migrations.js';
@@ -15,9 +16,11 @@ async function main(): Promise<void> {
   if (applied.length > 0) log.info({ migrations: applied }, 'applied database migrations');
   const db = createDb(config.databaseUrl);
 
-  const berth = await startBerth(config, db, log);
-  const generatedToken = await ensureBootstrapAdmin(db, berth.services.serverKey, config.adminToken, log);
+  // The admin exists before berth serves: ready means the configured token works.
+  const serverKey = await ServerKey.load(config);
+  const generatedToken = await ensureBootstrapAdmin(db, serverKey, config.adminToken, log);
   if (generatedToken) process.stdout.write(`\nberth admin API token (shown once, keep it): ${generatedToken}\n\n`);
+  const berth = await startBerth(config, db, log, { serverKey });
   log.info({ url: `http://${config.host}:${config.port}/graphql` }, 'berth is listening');
 
   const shutdown = async (signal: string) => {

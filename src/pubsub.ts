@@ -12,11 +12,18 @@ export interface RegistryEventPayload {
   at: Date;
 }
 
+/** Tells the instance that executes GC runs what another instance did: a run to look at, or one to cancel. */
+export interface GcRunSignal {
+  kind: 'queued' | 'cancel';
+  runId: string;
+}
+
 /** Topics are `family:event`, keyed by the id subscribers filter on. */
 export type Topics = {
   'registry:event': [registryId: string, event: RegistryEventPayload];
   /** A GC job's row after each saved change (progress, phase, status). */
   'gcJob:progress': [jobId: string, job: GcJob];
+  'gcRun:signal': [signal: GcRunSignal];
 };
 
 export type PubSub = ReturnType<typeof createPubSub<Topics>> & { close(): Promise<void> };

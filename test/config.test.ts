@@ -21,7 +21,15 @@ describe('loadConfig', () => {
       graphiql: true,
       trustedProxies: [],
       corsOrigins: [],
+      gc: { minIntervalMs: 10 * 60_000 },
     });
+  });
+
+  it('reads BERTH_GC_MIN_INTERVAL as a duration with a unit, or 0', () => {
+    expect(loadConfig({ BERTH_GC_MIN_INTERVAL: '30s' }).gc.minIntervalMs).toBe(30_000);
+    expect(loadConfig({ BERTH_GC_MIN_INTERVAL: '2h' }).gc.minIntervalMs).toBe(7_200_000);
+    expect(loadConfig({ BERTH_GC_MIN_INTERVAL: '0' }).gc.minIntervalMs).toBe(0);
+    expect(() => loadConfig({ BERTH_GC_MIN_INTERVAL: '10 minutes' })).toThrow(/BERTH_GC_MIN_INTERVAL: must be 0 or a number with a unit/);
   });
 
   it('reads every documented variable', () => {

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
+import type { ChildRecords } from '../registry/hosted/child-records.js';
 import { type GcOutputEvent, parseStderrLine, parseStdoutLine } from './output-parser.js';
 
 export interface GarbageCollectOptions {
@@ -13,6 +14,8 @@ export interface GarbageCollectOptions {
   signal: AbortSignal;
   /** Called for every line as it streams, in output order per stream. */
   onEvent: (event: GcOutputEvent) => void;
+  /** Where the process is recorded while it runs, so that a berth restarted after a SIGKILL ends it. */
+  children: Pick<ChildRecords, 'record' | 'forget'>;
 }
 
 const ERROR_LINES_KEPT = 5;
@@ -23,9 +26,11 @@ const ERROR_LINES_KEPT = 5;
  * Rejects with the last error lines on another exit, and with the abort reason once killed.
  */
 export async function garbageCollect(options: GarbageCollectOptions): Promise<void> {
-  const { binary, configFile, dryRun, signal, onEvent } = options;
+  const { binary, configFile, dryRun, signal, onEvent, children } = options;
   signal.throwIfAborted();
-  const child = spawn(binary, ['garbage-collect', ...(dryRun ? ['--dry-run'] : []), configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const args = ['garbage-collect', ...(dryRun ? ['--dry-run'] : []), configFile];
+  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  if (child.pid !== undefined) children.record(child.pid, args);
   // Killed if berth exits first: a sweep without its read-only window would be unsafe.
   const killOnExit = (): void => void child.kill('SIGKILL');
   process.once('exit', killOnExit);
@@ -63,6 +68,7 @@ export async function garbageCollect(options: GarbageCollectOptions): Promise<vo
   } finally {
     signal.removeEventListener('abort', kill);
     process.removeListener('exit', killOnExit);
+    if (child.pid !== undefined) children.forget(child.pid);
   }
 }
 

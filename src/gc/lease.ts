@@ -11,13 +11,13 @@ export interface LeaseTiming {
 export type LeaseEnd = 'lost' | 'cancel-requested';
 
 /**
- * Keeps a RUNNING job's lease alive and watches its row: `onEnd('lost')` when the row stopped being
- * this owner's running job (recovery elsewhere marked it INTERRUPTED, or it was deleted with its
- * registry), `onEnd('cancel-requested')` when another berth instance asked to cancel it.
+ * Keeps a RUNNING run's lease alive and watches its row: `onEnd('lost')` when the row stopped being
+ * this owner's running run (recovery elsewhere marked it INTERRUPTED), `onEnd('cancel-requested')`
+ * when every job it served was cancelled, on any berth instance.
  */
 export function holdLease(
   db: Db,
-  jobId: string,
+  runId: string,
   owner: string,
   timing: LeaseTiming,
   log: Logger,
@@ -28,17 +28,17 @@ export function holdLease(
 
   const renew = async (): Promise<void> => {
     try {
-      const { count } = await db.gcJob.updateMany({
-        where: { id: jobId, status: 'RUNNING', leaseOwner: owner },
+      const { count } = await db.gcRun.updateMany({
+        where: { id: runId, status: 'RUNNING', leaseOwner: owner },
         data: { leaseExpiresAt: new Date(Date.now() + timing.ttlMs) },
       });
       if (released) return;
       if (count === 0) return onEnd('lost');
-      const row = await db.gcJob.findUnique({ where: { id: jobId }, select: { cancelRequested: true } });
+      const row = await db.gcRun.findUnique({ where: { id: runId }, select: { cancelRequested: true } });
       if (row?.cancelRequested) onEnd('cancel-requested');
     } catch (error) {
       // A missed renewal is survivable: the lease outlives several of them.
-      log.warn({ err: error, jobId }, 'could not renew the GC job lease');
+      log.warn({ err: error, runId }, 'could not renew the GC run lease');
     }
     if (!released) timer = setTimeout(() => void renew(), timing.renewEveryMs);
   };

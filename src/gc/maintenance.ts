@@ -1,40 +1,21 @@
-/** Why the backend refuses writes right now. */
-export interface MaintenanceWindow {
-  /** Shown to clients, e.g. in the token endpoint's refusal of push scopes. */
-  readonly reason: string;
-  /** The garbage collection job that holds the window. */
-  readonly jobId: string;
-  readonly since: Date;
-}
+import type { Db } from '../db/client.js';
 
 /**
- * Whether the registry backend is in a read-only maintenance window, and why. The window opens
- * before the registry restarts read-only and closes only once it serves writes again, so anything
- * that hands out write access (the token endpoint) can refuse it for the whole window instead of
- * letting clients run into the registry's bare 405.
+ * Whether the registry backend is in a read-only maintenance window, and why, as every berth
+ * instance sees it: a GC run's window opens in the database before the registry goes read-only
+ * and closes only once it serves writes again. So anything that hands out write access (the token
+ * endpoint) refuses it for the whole window, whichever instance runs it, instead of letting
+ * clients run into the registry's bare 405.
  */
 export class BackendMaintenance {
-  private current: MaintenanceWindow | null = null;
+  constructor(private readonly db: Db) {}
 
-  /** The open window, or null while the backend takes writes. */
-  get window(): MaintenanceWindow | null {
-    return this.current;
-  }
-
-  get readOnly(): boolean {
-    return this.current !== null;
-  }
-
-  /** The message for a refused write, e.g. `registry in maintenance: garbage collection`; null when writable. */
-  get refusal(): string | null {
-    return this.current && `registry in maintenance: ${this.current.reason}`;
-  }
-
-  begin(window: Omit<MaintenanceWindow, 'since'>): void {
-    this.current = { ...window, since: new Date() };
-  }
-
-  end(): void {
-    this.current = null;
+  /** The message for a refused write, e.g. `registry in maintenance: garbage collection is running`; null when writable. */
+  async refusal(): Promise<string | null> {
+    const open = await this.db.gcRun.findFirst({
+      where: { status: 'RUNNING', windowOpenedAt: { not: null }, windowClosedAt: null },
+      select: { id: true },
+    });
+    return open && 'registry in maintenance: garbage collection is running';
   }
 }

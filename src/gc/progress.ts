@@ -23,16 +23,20 @@ export type GcProgressFields = Pick<
   'phase' | 'percent' | 'blobsTotal' | 'blobsMarked' | 'blobsDeleted' | 'manifestsDeleted' | 'bytesFreed'
 >;
 
+/** What a run reports: the same for every job it serves, except the untagged manifests each job's registry lost. */
+export type GcRunProgressFields = Omit<GcProgressFields, 'manifestsDeleted'> & { manifestsDeleted: ReadonlyMap<string, number> };
+
 /**
  * The live state of one run. Phase and `percent` only move forward and counts grow within a phase,
- * which is what lets a subscriber drop a stale event (see isNewer).
+ * which is what lets a subscriber drop a stale event (see isNewer). Blob counts are the backend's;
+ * `manifestsDeleted` is kept per job (its registry's untagged manifests).
  */
 export class GcProgress {
   phase: GcPhase = 'QUEUED';
   blobsTotal = 0;
   blobsMarked = 0;
   blobsDeleted = 0;
-  manifestsDeleted = 0;
+  readonly manifestsDeleted = new Map<string, number>();
   bytesFreed = 0;
   private percent = 0;
 
@@ -57,16 +61,21 @@ export class GcProgress {
     this.percent = 100;
   }
 
-  fields(): GcProgressFields {
+  fields(): GcRunProgressFields {
     return {
       phase: this.phase,
       percent: this.percent,
       blobsTotal: this.blobsTotal,
       blobsMarked: this.blobsMarked,
       blobsDeleted: this.blobsDeleted,
-      manifestsDeleted: this.manifestsDeleted,
+      manifestsDeleted: new Map(this.manifestsDeleted),
       bytesFreed: BigInt(this.bytesFreed),
     };
+  }
+
+  /** One job's columns. */
+  jobFields(jobId: string): GcProgressFields {
+    return { ...this.fields(), manifestsDeleted: this.manifestsDeleted.get(jobId) ?? 0 };
   }
 }
 

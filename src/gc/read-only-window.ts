@@ -1,40 +1,44 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/client.js';
 import type { EmbeddedRegistry } from '../registry/hosted/embedded.js';
-import type { BackendMaintenance } from './maintenance.js';
 
 /**
  * Garbage collection is only safe while the registry takes no writes: a push landing between mark
  * and sweep would reference blobs the sweep deletes. The sweep covers the whole backend, so every
- * hosted registry on it is READ_ONLY for the window.
+ * hosted registry on it is READ_ONLY for the window. The run's row says the window is open
+ * (`windowOpenedAt` without `windowClosedAt`), which is what every berth instance's token endpoint
+ * reads (BackendMaintenance).
  */
 export class ReadOnlyWindow {
   constructor(
     private readonly db: Db,
-    private readonly registry: Pick<EmbeddedRegistry, 'restart' | 'readOnly'>,
-    private readonly maintenance: BackendMaintenance,
+    private readonly registry: Pick<EmbeddedRegistry, 'handOver' | 'readOnly'>,
     private readonly log: Logger,
   ) {}
 
-  /** Refuses push tokens first, then marks the registries, then restarts the registry read-only. */
-  async open(jobId: string): Promise<void> {
-    this.maintenance.begin({ jobId, reason: 'garbage collection is running' });
+  /**
+   * Refuses push tokens first, then marks the registries, then hands the port to a read-only
+   * registry process; resolves once the writable one has exited, so nothing writes any more.
+   */
+  async open(runId: string): Promise<void> {
+    await this.db.gcRun.update({ where: { id: runId }, data: { windowOpenedAt: new Date(), windowClosedAt: null } });
     const { count } = await this.db.registry.updateMany({ where: { kind: 'HOSTED', state: 'ACTIVE' }, data: { state: 'READ_ONLY' } });
     this.log.info({ registries: count }, 'registry backend going read-only for garbage collection');
-    await this.registry.restart({ readOnly: true });
+    await this.registry.handOver({ readOnly: true });
   }
 
   /**
-   * Makes the backend writable again. Registries and the maintenance state are restored even when
-   * the restart fails: the registry then keeps retrying in writable mode on its own.
+   * Makes the backend writable again. Registries and the window's row are restored even when the
+   * writable process fails to start: the read-only one goes on serving pulls meanwhile, and the
+   * registry keeps trying to become writable on its own.
    */
-  async close(): Promise<void> {
+  async close(runId: string | null): Promise<void> {
     const restart = this.registry.readOnly;
     try {
-      if (restart) await this.registry.restart({ readOnly: false });
+      if (restart) await this.registry.handOver({ readOnly: false });
     } finally {
       const { count } = await this.db.registry.updateMany({ where: { kind: 'HOSTED', state: 'READ_ONLY' }, data: { state: 'ACTIVE' } });
-      this.maintenance.end();
+      if (runId) await this.db.gcRun.updateMany({ where: { id: runId, windowOpenedAt: { not: null }, windowClosedAt: null }, data: { windowClosedAt: new Date() } });
       if (restart || count > 0) this.log.info({ registries: count }, 'registry backend writable again');
     }
   }

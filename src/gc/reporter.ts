@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { GcProgress, GcProgressFields } from './progress.js';
+import type { GcProgress, GcRunProgressFields } from './progress.js';
 
 /**
  * Turns progress changes into saved-and-published job updates: at once for a phase change, at most
@@ -13,7 +13,7 @@ export class ProgressReporter {
 
   constructor(
     private readonly progress: GcProgress,
-    private readonly save: (fields: GcProgressFields) => Promise<void>,
+    private readonly save: (fields: GcRunProgressFields) => Promise<void>,
     private readonly intervalMs: number,
     private readonly log: Logger,
   ) {}

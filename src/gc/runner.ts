@@ -10,23 +10,41 @@ import type { ProgressReporter } from './reporter.js';
 import type { RegistryStorage } from '../registry/hosted/storage.js';
 import { untaggedManifests } from './untagged.js';
 
-/** One job's run, with everything it acts on. */
-export interface GcRun {
-  job: { id: string; dryRun: boolean; deleteUntagged: boolean };
+/** One job a run serves: the registry it was requested for. */
+export interface GcRunJob {
+  id: string;
   /** The hosted registry's slug: deleteUntagged touches `<slug>/…` only. */
   slug: string;
+  deleteUntagged: boolean;
+}
+
+/**
+ * What a run changed in the backend, for whoever keeps an index of its content (berth's own
+ * deletions reach no notification hook). Each is awaited before the run goes on.
+ */
+export interface GcChanges {
+  /** A batch of untagged manifests deleted (deleteUntagged). */
+  manifestsDeleted(manifests: ManifestRevision[]): Promise<void>;
+  /** The blobs the sweep deleted, verified gone from the storage. */
+  blobsDeleted(digests: string[]): Promise<void>;
+  /** Repositories left without manifests, removed from the storage (and so from the catalog). */
+  repositoriesPruned(repositories: string[]): Promise<void>;
+}
+
+/** One run, with everything it acts on. */
+export interface GcRunPlan {
+  run: { id: string; dryRun: boolean; jobs: GcRunJob[] };
   storage: RegistryStorage;
   client: Pick<RegistryClient, 'deleteManifest'>;
   window: Pick<ReadOnlyWindow, 'open' | 'close'>;
   garbageCollect: (options: Pick<GarbageCollectOptions, 'dryRun' | 'signal' | 'onEvent'>) => Promise<void>;
   progress: GcProgress;
   reporter: Pick<ProgressReporter, 'changed' | 'now'>;
-  /** The job's logger (it carries the job id). */
+  /** The run's logger (it carries the run id). */
   log: Logger;
   /** Aborted to cancel; the run stops at the next safe point and still restores the registry. */
   signal: AbortSignal;
-  /** Told of each batch of untagged manifests deleted, for the activity index (the hook skips berth's own deletions). */
-  onManifestsDeleted: (manifests: ManifestRevision[]) => Promise<void>;
+  changes: GcChanges;
 }
 
 /** Manifests deleted at once; indexes go in an earlier batch than the children they reference. */
@@ -40,29 +58,29 @@ const DELETE_RETRY_DELAY_MS = 200;
  * work. RESTORING runs whenever the window was opened, also after a failure or a cancel. Throws
  * what stopped the run (the abort reason when cancelled).
  */
-export async function runGcJob(run: GcRun): Promise<void> {
-  const { job, progress, reporter, signal } = run;
+export async function runGc(plan: GcRunPlan): Promise<void> {
+  const { run, progress, signal } = plan;
   let windowOpened = false;
   let failure: { error: unknown } | null = null;
   try {
-    enter(run, 'PREPARING');
-    const untagged = job.deleteUntagged ? await removeUntagged(run) : [];
+    enter(plan, 'PREPARING');
+    const untagged = await removeUntagged(plan);
     signal.throwIfAborted();
-    if (!job.dryRun) {
-      enter(run, 'READ_ONLY');
+    if (!run.dryRun) {
+      enter(plan, 'READ_ONLY');
       windowOpened = true;
-      await run.window.open(job.id);
+      await plan.window.open(run.id);
       progress.advance(1);
       signal.throwIfAborted();
     }
-    await markAndSweep(run, untagged);
+    await markAndSweep(plan, untagged);
   } catch (error) {
     failure = { error };
   }
   if (windowOpened) {
-    enter(run, 'RESTORING');
+    enter(plan, 'RESTORING');
     try {
-      await run.window.close();
+      await plan.window.close(run.id);
       progress.advance(1);
     } catch (error) {
       failure ??= { error: new Error(`could not make the registry writable again: ${errorMessage(error)}`, { cause: error }) };
@@ -71,46 +89,51 @@ export async function runGcJob(run: GcRun): Promise<void> {
   if (failure) throw failure.error;
 }
 
-function enter(run: GcRun, phase: GcPhase): void {
-  run.progress.enter(phase);
-  run.reporter.now();
-  run.log.info({ phase }, 'garbage collection phase');
+function enter(plan: GcRunPlan, phase: GcPhase): void {
+  plan.progress.enter(phase);
+  plan.reporter.now();
+  plan.log.info({ phase }, 'garbage collection phase');
 }
 
 /**
- * Deletes (or, in a dry run, only lists) the untagged manifests of the registry's repositories,
- * one repository at a time so that a tag pushed meanwhile is seen as late as possible.
+ * Deletes (or, in a dry run, only lists) the untagged manifests of the repositories of each job's
+ * registry that asked for it, one repository at a time so that a tag pushed meanwhile is seen as
+ * late as possible.
  */
-async function removeUntagged(run: GcRun): Promise<ManifestRevision[]> {
-  const { storage, progress, reporter, signal, log } = run;
-  const repositories = await storage.repositories(`${run.slug}/`);
+async function removeUntagged(plan: GcRunPlan): Promise<ManifestRevision[]> {
+  const { storage, progress, reporter, signal, log } = plan;
+  const work: { job: GcRunJob; repository: string }[] = [];
+  for (const job of plan.run.jobs.filter((j) => j.deleteUntagged)) {
+    for (const repository of await storage.repositories(`${job.slug}/`)) work.push({ job, repository });
+  }
   const found: ManifestRevision[] = [];
-  for (const [done, repository] of repositories.entries()) {
+  for (const [done, { job, repository }] of work.entries()) {
     signal.throwIfAborted();
     const untagged = await untaggedManifests(storage, repository);
     if (untagged === 'unreadable') {
       log.warn({ repository }, 'a tagged manifest is unreadable; leaving the repository’s untagged manifests in place');
       continue;
     }
-    if (run.job.dryRun) {
+    const count = (n: number): void => void progress.manifestsDeleted.set(job.id, (progress.manifestsDeleted.get(job.id) ?? 0) + n);
+    if (plan.run.dryRun) {
       found.push(...untagged);
-      progress.manifestsDeleted += untagged.length;
+      count(untagged.length);
     } else {
       const batches = [untagged.filter((m) => m.isIndex), untagged.filter((m) => !m.isIndex)];
       for (const batch of batches) {
         for (let i = 0; i < batch.length; i += DELETE_BATCH) {
           signal.throwIfAborted();
-          const deleted = (await Promise.all(batch.slice(i, i + DELETE_BATCH).map((manifest) => deleteManifest(run, manifest)))).filter(
+          const deleted = (await Promise.all(batch.slice(i, i + DELETE_BATCH).map((manifest) => deleteManifest(plan, manifest)))).filter(
             (manifest) => manifest !== null,
           );
           found.push(...deleted);
-          await run.onManifestsDeleted(deleted);
-          progress.manifestsDeleted = found.length;
+          await plan.changes.manifestsDeleted(deleted);
+          count(deleted.length);
           reporter.changed();
         }
       }
     }
-    progress.advance((done + 1) / repositories.length);
+    progress.advance((done + 1) / work.length);
     reporter.changed();
   }
   return found;
@@ -120,16 +143,16 @@ async function removeUntagged(run: GcRun): Promise<ManifestRevision[]> {
  * The manifest, or null when it was already gone. distribution 2.8 answers 500 when a DELETE's tag
  * lookup races a tag being pushed into the same repository, so a 5xx is tried again a few times.
  */
-async function deleteManifest(run: GcRun, manifest: ManifestRevision): Promise<ManifestRevision | null> {
+async function deleteManifest(plan: GcRunPlan, manifest: ManifestRevision): Promise<ManifestRevision | null> {
   for (let attempt = 1; ; attempt++) {
     try {
-      await run.client.deleteManifest(manifest.repository, manifest.digest);
+      await plan.client.deleteManifest(manifest.repository, manifest.digest);
       return manifest;
     } catch (error) {
       if (error instanceof RegistryNotFoundError) return null;
       if (!(error instanceof RegistryUnavailableError) || attempt >= DELETE_ATTEMPTS) throw error;
-      run.log.warn({ err: error, repository: manifest.repository, digest: manifest.digest, attempt }, 'retrying an untagged manifest delete');
-      await sleep(DELETE_RETRY_DELAY_MS * attempt, undefined, { signal: run.signal });
+      plan.log.warn({ err: error, repository: manifest.repository, digest: manifest.digest, attempt }, 'retrying an untagged manifest delete');
+      await sleep(DELETE_RETRY_DELAY_MS * attempt, undefined, { signal: plan.signal });
     }
   }
 }
@@ -140,9 +163,9 @@ async function deleteManifest(run: GcRun, manifest: ManifestRevision): Promise<M
  * now (also after a cancel, which may stop the sweep half-way). A dry run counts the sizes of the
  * blobs a real run would delete instead.
  */
-async function markAndSweep(run: GcRun, untagged: readonly ManifestRevision[]): Promise<void> {
-  const { job, storage, progress, reporter, signal } = run;
-  enter(run, 'MARKING');
+async function markAndSweep(plan: GcRunPlan, untagged: readonly ManifestRevision[]): Promise<void> {
+  const { run, storage, progress, reporter, signal } = plan;
+  enter(plan, 'MARKING');
   const [sizes, repositories] = await Promise.all([storage.blobSizes(), storage.repositories()]);
   progress.blobsTotal = sizes.size;
   reporter.changed();
@@ -151,21 +174,21 @@ async function markAndSweep(run: GcRun, untagged: readonly ManifestRevision[]): 
 
   let failure: { error: unknown } | null = null;
   try {
-    await run.garbageCollect({
-      dryRun: job.dryRun,
+    await plan.garbageCollect({
+      dryRun: run.dryRun,
       signal,
       onEvent: (event) => {
         ledger.apply(event);
         if (event.kind === 'summary') {
           progress.blobsMarked = event.blobsMarked;
-          enter(run, 'SWEEPING');
+          enter(plan, 'SWEEPING');
           return;
         }
         if (progress.phase === 'MARKING') {
           progress.blobsMarked = ledger.marked.size;
           progress.advance(ledger.repositoriesSeen / Math.max(1, repositories.length));
         } else {
-          const swept = job.dryRun ? ledger.eligible.length : ledger.deleted;
+          const swept = run.dryRun ? ledger.eligible.length : ledger.deleted;
           progress.blobsDeleted = swept;
           progress.advance(swept / Math.max(1, ledger.summary?.blobsEligible ?? 0));
         }
@@ -176,7 +199,7 @@ async function markAndSweep(run: GcRun, untagged: readonly ManifestRevision[]): 
     failure = { error };
   }
 
-  if (job.dryRun) {
+  if (run.dryRun) {
     if (failure) throw failure.error;
     const outcome = untagged.length > 0 ? ledger.without(untagged, sizes.keys()) : { marked: null, eligible: ledger.eligible };
     if (outcome.marked) progress.blobsMarked = outcome.marked.size;
@@ -187,8 +210,9 @@ async function markAndSweep(run: GcRun, untagged: readonly ManifestRevision[]): 
     const freed = gone.filter((digest): digest is string => digest !== null);
     progress.blobsDeleted = freed.length;
     progress.bytesFreed = sum(freed.map((digest) => sizes.get(digest) ?? 0));
+    if (freed.length > 0) await plan.changes.blobsDeleted(freed);
     if (failure) throw failure.error;
-    await pruneEmptyRepositories(run);
+    await pruneEmptyRepositories(plan);
   }
   progress.advance(1);
   reporter.changed();
@@ -198,15 +222,19 @@ async function markAndSweep(run: GcRun, untagged: readonly ManifestRevision[]): 
  * A repository whose manifests are all gone stays in the catalog forever: the API cannot delete
  * it, and garbage-collect leaves its links. Removing its directory is safe only now, read-only.
  */
-async function pruneEmptyRepositories(run: GcRun): Promise<void> {
-  const { storage } = run;
+async function pruneEmptyRepositories(plan: GcRunPlan): Promise<void> {
+  const { storage } = plan;
   const pruned: string[] = [];
-  for (const repository of await storage.repositories(`${run.slug}/`)) {
-    if ((await storage.revisions(repository)).length > 0) continue;
-    await storage.removeRepository(repository);
-    pruned.push(repository);
+  for (const { slug } of plan.run.jobs) {
+    for (const repository of await storage.repositories(`${slug}/`)) {
+      if ((await storage.revisions(repository)).length > 0) continue;
+      await storage.removeRepository(repository);
+      pruned.push(repository);
+    }
   }
-  if (pruned.length > 0) run.log.info({ repositories: pruned }, 'pruned repositories left without manifests');
+  if (pruned.length === 0) return;
+  plan.log.info({ repositories: pruned }, 'pruned repositories left without manifests');
+  await plan.changes.repositoriesPruned(pruned);
 }
 
 function sum(values: readonly number[]): number {

@@ -1,6 +1,6 @@
 import { GraphQLError } from 'graphql';
 import { requireRole, visibleRegistries } from '../auth/access.js';
-import { BackendUnavailableError, ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
 import { GcAlreadyRunningError } from '../gc/errors.js';
 import { isNewer, isTerminal } from '../gc/progress.js';
 import type { GcJob as GcJobRow } from '../generated/prisma/client.js';
@@ -13,8 +13,36 @@ import { decodeIdOf } from './global-id.js';
 import { Registry } from './registry.js';
 
 const GcStatusEnum = builder.enumType('GcStatus', {
-  description: 'QUEUED waits for the backend (one GC at a time); INTERRUPTED: berth stopped while it ran.',
+  description: 'QUEUED waits for the backend (one run at a time) or for its slot; INTERRUPTED: berth stopped while it ran.',
   values: ['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'INTERRUPTED'] as const,
+});
+
+export const GcRun = builder.prismaNode('GcRun', {
+  id: { field: 'id' },
+  // Visible to whoever sees one of the jobs it serves; the other jobs stay hidden.
+  nullable: true,
+  findUnique: (id, ctx) => ({ id, jobs: { some: { registry: visibleRegistries(ctx.viewer) } } }),
+  description:
+    'One run of garbage-collect over the whole backend. Real requests that arrive while a real run waits join it: one read-only window and ' +
+    'one sweep serve them all. A dry run has a run of its own.',
+  fields: (t) => ({
+    status: t.expose('status', { type: GcStatusEnum }),
+    dryRun: t.exposeBoolean('dryRun'),
+    jobCount: t.relationCount('jobs', { description: 'The requests it serves, across every namespace.' }),
+    scheduledAt: t.expose('notBefore', {
+      type: 'DateTime',
+      nullable: true,
+      description:
+        'Its slot: the earliest start, BERTH_GC_MIN_INTERVAL after the previous read-only window closed. Null for a dry run, when an ' +
+        'admin bypassed the interval, and while the window before it is still open.',
+    }),
+    bypassInterval: t.exposeBoolean('bypassInterval', { description: 'An admin had it start as soon as the backend is free.' }),
+    windowOpenedAt: t.expose('windowOpenedAt', { type: 'DateTime', nullable: true, description: 'When pushes started to be refused.' }),
+    windowClosedAt: t.expose('windowClosedAt', { type: 'DateTime', nullable: true, description: 'When the backend took writes again.' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    startedAt: t.expose('startedAt', { type: 'DateTime', nullable: true }),
+    finishedAt: t.expose('finishedAt', { type: 'DateTime', nullable: true }),
+  }),
 });
 
 export const GcJob = builder.prismaNode('GcJob', {
@@ -25,6 +53,14 @@ export const GcJob = builder.prismaNode('GcJob', {
   description: 'A garbage collection run: reclaims the storage of blobs no manifest references any more.',
   fields: (t) => ({
     registry: t.relation('registry'),
+    run: t.relation('run', { nullable: true, description: 'The run that serves it, with the requests of other registries that joined it.' }),
+    scheduledAt: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'While QUEUED: when its run’s slot comes (see GcRun.scheduledAt). Null once it started, or when no slot applies.',
+      select: { status: true, run: { select: { notBefore: true } } },
+      resolve: (job) => (job.status === 'QUEUED' ? (job.run?.notBefore ?? null) : null),
+    }),
     status: t.expose('status', { type: GcStatusEnum }),
     phase: t.exposeString('phase', {
       description: 'QUEUED, PREPARING, READ_ONLY, MARKING, SWEEPING, RESTORING, in this order; where the run is, or where it ended. A dry run skips READ_ONLY and RESTORING.',
@@ -80,27 +116,33 @@ builder.relayMutationField(
         defaultValue: false,
         description: "First delete the registry's manifests that no tag reaches (children of tagged indexes stay).",
       }),
+      bypassInterval: t.boolean({
+        defaultValue: false,
+        description: 'Admins only: start as soon as the backend is free instead of waiting for BERTH_GC_MIN_INTERVAL after the last window.',
+      }),
     }),
   },
   {
     description:
       'Queues a garbage collection of the backend on behalf of a hosted registry (MAINTAINER) and returns the QUEUED job at once. ' +
-      'Pushes to every hosted registry fail with "registry in maintenance" during its short read-only window; pulls keep working.',
+      'It joins the real run that waits, if any; a real run starts no earlier than BERTH_GC_MIN_INTERVAL after the last read-only ' +
+      'window (scheduledAt). Pushes to every hosted registry fail with "registry in maintenance" during the short window; pulls keep ' +
+      'working. A dry run needs no window and never waits for a slot.',
     authScopes: { authenticated: true },
-    errors: { types: [ValidationError, NotFoundError, ForbiddenError, GcAlreadyRunningError, BackendUnavailableError] },
+    errors: { types: [ValidationError, NotFoundError, ForbiddenError, GcAlreadyRunningError] },
     resolve: async (_root, { input }, ctx) => {
       const registry = await findRegistryForAction(ctx, input.registryId, 'registryId', 'MAINTAINER');
       if (registry.kind !== 'HOSTED' || registry.slug === null) {
         throw new ValidationError('garbage collection reclaims the storage of hosted registries; this one is EXTERNAL', 'registryId');
       }
-      if (!ctx.gc.supported) {
-        throw new BackendUnavailableError('garbage collection needs berth’s embedded registry; this berth uses an existing one (BERTH_REGISTRY_URL)');
-      }
+      const bypassInterval = input.bypassInterval ?? false;
+      if (bypassInterval && !ctx.viewer?.isAdmin) throw new ForbiddenError('only admins may bypass the minimum interval between GC windows');
       const job = await ctx.gc.enqueue({
         registryId: registry.id,
         dryRun: input.dryRun ?? false,
         deleteUntagged: input.deleteUntagged ?? false,
         requestedById: ctx.viewer?.id ?? null,
+        bypassInterval,
       });
       return { job };
     },

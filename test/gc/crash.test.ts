@@ -1,38 +1,46 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, describe, expect, inject, it } from 'vitest';
-import { createDb } from '../../src/db/client.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signedTokens, TOKEN_ISSUER, TOKEN_SERVICE } from '../../src/registry/hosted/hosted-backend.js';
 import { bearerTokens } from '../../src/registry/v2/auth.js';
 import { RegistryClient } from '../../src/registry/v2/client.js';
 import { RegistryTokenSigner } from '../../src/registry/hosted/token-signer.js';
 import type { Data } from '../support/app.js';
-import { artifactBytes, GC_DELAY_ENV, GC_JOB, slowGarbageCollectShim, START_GC, TERMINAL } from '../support/gc.js';
-import { buildImage, pushArtifact } from '../support/oci-images.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { GC_JOB, START_GC, TERMINAL } from '../support/gc.js';
+import { blobsOf, buildImage, pushArtifact, type TestImage } from '../support/oci-images.js';
 import { freePort } from '../support/registry-process.js';
 import { CREATE_NAMESPACE, CREATE_REGISTRY } from '../schema/operations.js';
 
+// Blobs no manifest references, written straight into the storage: enough that the real sweep
+// takes seconds, so berth can be killed in the middle of it.
+const ORPHAN_BLOBS = 10_000;
+
 const dataDir = await mkdtemp(join(tmpdir(), 'berth-gc-crash-'));
-const databaseFile = join(dataDir, 'berth.db');
 const adminToken = `berth_${randomBytes(24).toString('hex')}`;
 const port = await freePort();
 const registryPort = await freePort();
-const shim = await slowGarbageCollectShim(join(dataDir, 'bin'));
+let database: TestDatabase;
 let berth: ChildProcess | undefined;
 let output = '';
 
+beforeAll(async () => {
+  database = await createTestDatabase();
+});
+
 afterAll(async () => {
   if (berth) await killGroup(berth, 'SIGKILL');
+  await database?.drop();
   await rm(dataDir, { recursive: true, force: true });
 });
 
-/** berth as `npm start` runs it, in its own process group so that a kill takes its registry along, as a crash of the host would. */
-async function startBerthProcess(env: Record<string, string>): Promise<ChildProcess> {
+/** berth as `npm start` runs it, in a process group of its own with its registry and garbage-collect. */
+async function startBerthProcess(): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -41,10 +49,10 @@ async function startBerthProcess(env: Record<string, string>): Promise<ChildProc
       BERTH_DATA_DIR: dataDir,
       BERTH_PORT: String(port),
       BERTH_REGISTRY_PORT: String(registryPort),
-      DATABASE_URL: `file:${databaseFile}`,
+      DATABASE_URL: database.url,
       BERTH_ADMIN_TOKEN: adminToken,
+      BERTH_GC_MIN_INTERVAL: '0',
       BERTH_LOG_LEVEL: 'warn',
-      ...env,
     },
   });
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -78,7 +86,7 @@ async function gql(query: string, variables: Record<string, unknown> = {}): Prom
 }
 
 async function waitForJob(id: string, done: (job: Data) => boolean): Promise<Data> {
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + 60_000;
   for (;;) {
     const job = (await gql(GC_JOB, { id })).node;
     if (done(job)) return job;
@@ -87,12 +95,33 @@ async function waitForJob(id: string, done: (job: Data) => boolean): Promise<Dat
   }
 }
 
-describe('a berth killed in the middle of a GC', () => {
-  it('finds the job INTERRUPTED after the restart, the registry writable, and collects on the next run', { timeout: 90_000 }, async () => {
-    // A migrated database to start from, as `npm run setup` leaves one.
-    await copyFile(inject('sqliteTemplate'), databaseFile);
-    berth = await startBerthProcess({ PATH: `${shim}:${process.env['PATH']}`, [GC_DELAY_ENV]: '60' });
+/** Every live process started with berth's registry config: registry processes and garbage-collect runs. */
+async function processesOnStorage(): Promise<{ pid: number; args: string[] }[]> {
+  const config = join(dataDir, 'registry-config.yml');
+  const found: { pid: number; args: string[] }[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    const args = cmdline.split('\0').filter(Boolean);
+    if (args.includes(config) && !/\) Z /.test(stat)) found.push({ pid: Number(entry), args });
+  }
+  return found;
+}
 
+async function writeOrphanBlobs(count: number): Promise<void> {
+  const blobs = join(dataDir, 'registry', 'docker', 'registry', 'v2', 'blobs', 'sha256');
+  const write = async (): Promise<void> => {
+    const hex = randomBytes(32).toString('hex');
+    await mkdir(join(blobs, hex.slice(0, 2), hex), { recursive: true });
+    await writeFile(join(blobs, hex.slice(0, 2), hex, 'data'), hex);
+  };
+  for (let i = 0; i < count; i += 100) await Promise.all(Array.from({ length: 100 }, write));
+}
+
+describe('berth SIGKILLed alone while garbage-collect sweeps', () => {
+  it('ends the orphaned sweep and registry at restart, finds the job INTERRUPTED, the registry writable, and collects on the next run', { timeout: 180_000 }, async () => {
+    berth = await startBerthProcess();
     const namespace = (await gql(CREATE_NAMESPACE, { input: { slug: 'crash', name: 'Crash' } })).createNamespace.namespace;
     const registry = (await gql(CREATE_REGISTRY, { input: { namespaceId: namespace.id, name: 'crash', slug: 'crash' } })).createRegistry.registry;
     const signer = await RegistryTokenSigner.open({ dir: join(dataDir, 'keys'), issuer: TOKEN_ISSUER, service: TOKEN_SERVICE });
@@ -102,30 +131,40 @@ describe('a berth killed in the middle of a GC', () => {
     await client.deleteManifest('crash/app', deleted.digest);
     const kept = buildImage();
     await pushArtifact(client, 'crash/app', 'v2', kept);
+    await writeOrphanBlobs(ORPHAN_BLOBS);
 
     const started = (await gql(START_GC, { input: { registryId: registry.id } })).startGarbageCollection.job;
-    await waitForJob(started.id, (job) => job.phase === 'MARKING');
-    const db = createDb(`file:${databaseFile}`);
-    try {
-      expect((await db.registry.findMany({ select: { state: true } })).map((r) => r.state)).toEqual(['READ_ONLY']);
-      expect(await db.gcJob.findFirst({ select: { status: true, leaseExpiresAt: true } })).toMatchObject({ status: 'RUNNING', leaseExpiresAt: expect.any(Date) });
-    } finally {
-      await db.$disconnect();
-    }
+    await waitForJob(started.id, (job) => job.phase === 'SWEEPING' && job.blobsDeleted > 0);
+    const sweeping = (await processesOnStorage()).find(({ args }) => args.includes('garbage-collect'));
+    expect(sweeping).toBeDefined();
 
-    await killGroup(berth, 'SIGKILL');
-    berth = await startBerthProcess({});
+    // berth alone: what it spawned lives on, as after an OOM kill.
+    const exited = once(berth, 'exit');
+    process.kill(berth.pid!, 'SIGKILL');
+    await exited;
+    // garbage-collect dies of SIGPIPE at its next output line; the read-only registry lives on.
+    const orphans = [sweeping!, ...(await processesOnStorage()).filter(({ pid }) => pid !== sweeping!.pid)];
+    expect(orphans.some(({ args }) => args.includes('serve'))).toBe(true);
+
+    berth = await startBerthProcess();
+    const running = await processesOnStorage();
+    expect(running.filter(({ args }) => args.includes('garbage-collect'))).toEqual([]);
+    expect(running.filter(({ args }) => args.includes('serve'))).toHaveLength(1);
+    for (const { pid } of orphans) expect(running.map((p) => p.pid)).not.toContain(pid);
 
     const interrupted = (await gql(GC_JOB, { id: started.id })).node;
-    expect(interrupted).toMatchObject({ status: 'INTERRUPTED', phase: 'MARKING', percent: 100, bytesFreed: 0 });
-    expect(interrupted.error).toMatch(/^interrupted: berth stopped during MARKING/);
+    expect(interrupted).toMatchObject({ status: 'INTERRUPTED', phase: 'SWEEPING', percent: 100 });
+    expect(interrupted.error).toMatch(/^interrupted: berth stopped during SWEEPING/);
     expect(interrupted.finishedAt).not.toBeNull();
     expect((await gql(`query ($id: ID!) { node(id: $id) { ... on Registry { state } } }`, { id: registry.id })).node.state).toBe('ACTIVE');
-    await pushArtifact(client, 'crash/app', 'after-crash', buildImage());
+    const afterCrash = buildImage();
+    await pushArtifact(client, 'crash/app', 'after-crash', afterCrash);
 
     const next = (await gql(START_GC, { input: { registryId: registry.id } })).startGarbageCollection.job;
     const done = await waitForJob(next.id, (job) => TERMINAL.includes(job.status));
-    expect(done).toMatchObject({ status: 'SUCCEEDED', bytesFreed: artifactBytes(deleted), blobsDeleted: 3 });
+    expect(done.status).toBe('SUCCEEDED');
+    // What the interrupted sweep left is gone now: only the two tagged images' blobs remain.
+    expect(await storedBlobs()).toEqual(new Set([...blobDigests(kept), ...blobDigests(afterCrash)]));
     expect((await client.headManifest('crash/app', 'v2'))?.digest).toBe(kept.digest);
 
     await killGroup(berth, 'SIGTERM');
@@ -133,3 +172,14 @@ describe('a berth killed in the middle of a GC', () => {
     berth = undefined;
   });
 });
+
+function blobDigests(image: TestImage): string[] {
+  return [image.digest, ...blobsOf(image).map((blob) => blob.digest)];
+}
+
+async function storedBlobs(): Promise<Set<string>> {
+  const base = join(dataDir, 'registry', 'docker', 'registry', 'v2', 'blobs', 'sha256');
+  const digests = new Set<string>();
+  for (const prefix of await readdir(base)) for (const hex of await readdir(join(base, prefix))) digests.add(`sha256:${hex}`);
+  return digests;
+}

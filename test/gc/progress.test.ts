@@ -6,12 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { type Client, type Data, useTestApp } from '../support/app.js';
 import { addMember, createNamespace, createRegistry } from '../support/fixtures.js';
-import { GC_DELAY_ENV, GC_PROGRESS, slowGarbageCollectShim, startGc, waitForGcJob } from '../support/gc.js';
+import { GC_DELAY_ENV, GC_PROGRESS, registryShim, startGc, waitForGcJob } from '../support/gc.js';
 import { buildImage, pushArtifact } from '../support/oci-images.js';
 
-// garbage-collect sleeps first (see slowGarbageCollectShim), so a second job is sure to wait in the queue.
+// garbage-collect sleeps first (see registryShim), so a second job is sure to wait in the queue.
 const shimDir = await mkdtemp(join(tmpdir(), 'berth-gc-shim-'));
-process.env['PATH'] = `${await slowGarbageCollectShim(shimDir)}:${process.env['PATH']}`;
+process.env['PATH'] = `${await registryShim(shimDir)}:${process.env['PATH']}`;
 afterAll(() => rm(shimDir, { recursive: true, force: true }));
 
 const app = useTestApp();

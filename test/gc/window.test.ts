@@ -7,12 +7,12 @@ import type { RegistryClient } from '../../src/registry/v2/client.js';
 import { RegistryError, RegistryReadOnlyError, RegistryUnavailableError } from '../../src/registry/v2/errors.js';
 import { useTestApp } from '../support/app.js';
 import { createNamespace, createRegistry } from '../support/fixtures.js';
-import { blobStore, CANCEL_GC, fileBytes, GC_DELAY_ENV, registryToken, slowGarbageCollectShim, startGc, waitForGcJob } from '../support/gc.js';
+import { blobStore, CANCEL_GC, fileBytes, GC_DELAY_ENV, registryToken, registryShim, startGc, waitForGcJob } from '../support/gc.js';
 import { type TestImage, blobsOf, buildImage, pushArtifact, skopeoCopy } from '../support/oci-images.js';
 
-// garbage-collect sleeps $BERTH_TEST_GC_DELAY_S first (see slowGarbageCollectShim): the read-only window stays open that long.
+// garbage-collect sleeps $BERTH_TEST_GC_DELAY_S first (see registryShim): the read-only window stays open that long.
 const scratch = await mkdtemp(join(tmpdir(), 'berth-gc-window-'));
-process.env['PATH'] = `${await slowGarbageCollectShim(join(scratch, 'bin'))}:${process.env['PATH']}`;
+process.env['PATH'] = `${await registryShim(join(scratch, 'bin'))}:${process.env['PATH']}`;
 afterAll(() => rm(scratch, { recursive: true, force: true }));
 
 const app = useTestApp();
@@ -69,7 +69,7 @@ describe('the read-only window', () => {
 
     const job = await startGc(app.admin, registryId);
     await waitForGcJob(app.admin, job.id, (j) => j.phase === 'MARKING');
-    expect(app.services.maintenance.refusal).toBe('registry in maintenance: garbage collection is running');
+    expect(await app.services.maintenance.refusal()).toBe('registry in maintenance: garbage collection is running');
     expect(new Set(await registryStates())).toEqual(new Set(['READ_ONLY']));
     const done = await waitForGcJob(app.admin, job.id);
     const endedAt = Date.now();
@@ -79,7 +79,7 @@ describe('the read-only window', () => {
 
     expect(done).toMatchObject({ status: 'SUCCEEDED', error: null });
     expect(done.bytesFreed).toBeGreaterThanOrEqual(blobsOf(doomed).reduce((sum, blob) => sum + blob.size, doomed.manifest.length));
-    expect(app.services.maintenance.readOnly).toBe(false);
+    expect(await app.services.maintenance.refusal()).toBeNull();
     expect(new Set(await registryStates())).toEqual(new Set(['ACTIVE']));
 
     const failed = pushes.filter((p) => p.error);
@@ -119,7 +119,7 @@ describe('the read-only window', () => {
     expect(done).toMatchObject({ status: 'CANCELLED', phase: 'RESTORING', error: 'cancelled while running', bytesFreed: 0, blobsDeleted: 0, percent: 100 });
     expect(await fileBytes(blobStore(app.registry.embedded!.storageDir))).toBe(blobsBefore);
     expect(app.registry.embedded!.readOnly).toBe(false);
-    expect(app.services.maintenance.window).toBeNull();
+    expect(await app.services.maintenance.refusal()).toBeNull();
     expect(new Set(await registryStates())).toEqual(new Set(['ACTIVE']));
     await pushArtifact(client, `${slug}/cancelled`, 'after', buildImage());
 

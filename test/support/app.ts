@@ -78,6 +78,8 @@ export function useTestApp(overrides: Record<string, string> = {}, options: Star
       BERTH_DATA_DIR: dataDir,
       BERTH_PORT: String(port),
       BERTH_REGISTRY_PORT: String(await freePort()),
+      // Tests run GCs back to back; the interval has tests of its own.
+      BERTH_GC_MIN_INTERVAL: '0',
       ...overrides,
     });
     app.logs = [];

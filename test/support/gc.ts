@@ -51,7 +51,7 @@ export const GC_PROGRESS = /* GraphQL */ `
 export const TERMINAL = ['SUCCEEDED', 'FAILED', 'CANCELLED', 'INTERRUPTED'];
 
 /** Starts a GC and returns the QUEUED job; throws with the result when it was refused. */
-export async function startGc(client: Client, registryId: string, options: { dryRun?: boolean; deleteUntagged?: boolean } = {}): Promise<Data> {
+export async function startGc(client: Client, registryId: string, options: { dryRun?: boolean; deleteUntagged?: boolean; bypassInterval?: boolean } = {}): Promise<Data> {
   const { data, errors } = await client.execute(START_GC, { input: { registryId, ...options } });
   const job = data?.startGarbageCollection?.job;
   if (data?.startGarbageCollection?.__typename !== 'StartGarbageCollectionPayload') {
@@ -102,14 +102,19 @@ export async function registryToken(signer: RegistryTokenSigner, scopes: string[
 }
 
 export const GC_DELAY_ENV = 'BERTH_TEST_GC_DELAY_S';
+/** Set: garbage-collect fails at once with exit code 3. */
+export const GC_FAIL_ENV = 'BERTH_TEST_GC_FAIL';
+/** Set: a read-only registry process exits before serving. */
+export const READ_ONLY_FAIL_ENV = 'BERTH_TEST_READ_ONLY_FAIL';
 
 /**
- * A directory with a `docker-registry` that runs the real one, except that `garbage-collect` first
- * sleeps `$BERTH_TEST_GC_DELAY_S` seconds: put it first on PATH to hold a run inside its read-only
- * window. The sleep does not hold the output pipes and goes with the shim on SIGTERM, so a cancel
- * ends the run at once.
+ * A directory with a `docker-registry` that runs the real one, for holding a run inside its
+ * read-only window and for failures: `garbage-collect` first sleeps `$BERTH_TEST_GC_DELAY_S`
+ * seconds (the sleep does not hold the output pipes and goes with the shim on SIGTERM, so a cancel
+ * ends the run at once) or fails with `$BERTH_TEST_GC_FAIL`; a read-only `serve` fails with
+ * `$BERTH_TEST_READ_ONLY_FAIL`. Put it first on PATH; berth's children inherit the environment.
  */
-export async function slowGarbageCollectShim(dir: string): Promise<string> {
+export async function registryShim(dir: string): Promise<string> {
   const path = (process.env['PATH'] ?? '').split(':').filter((entry) => entry !== dir).join(':');
   const real = execFileSync('sh', ['-c', 'command -v docker-registry'], { encoding: 'utf8', env: { PATH: path } }).trim();
   await mkdir(dir, { recursive: true });
@@ -118,6 +123,14 @@ export async function slowGarbageCollectShim(dir: string): Promise<string> {
     shim,
     [
       '#!/bin/sh',
+      `if [ "$1" = garbage-collect ] && [ -n "$${GC_FAIL_ENV}" ]; then`,
+      '  echo \'{"level":"fatal","msg":"failed to mark: storage on fire"}\' >&2',
+      '  exit 3',
+      'fi',
+      `if [ "$1" = serve ] && [ -n "$${READ_ONLY_FAIL_ENV}" ] && [ "$REGISTRY_STORAGE_MAINTENANCE_READONLY" = "{enabled: true}" ]; then`,
+      '  echo "read-only start refused on purpose" >&2',
+      '  exit 1',
+      'fi',
       `if [ "$1" = garbage-collect ] && [ -n "$${GC_DELAY_ENV}" ]; then`,
       `  sleep "$${GC_DELAY_ENV}" </dev/null >/dev/null 2>&1 &`,
       '  pid=$!',

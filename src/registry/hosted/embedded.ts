@@ -1,16 +1,21 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter, once } from 'node:events';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { writeFileAtomic } from '../../atomic-file.js';
+import { ChildRecords } from './child-records.js';
 import { renderRegistryConfig } from './registry-config.js';
+import { RegistryRelay } from './relay.js';
 import type { RegistryTokenSigner } from './token-signer.js';
 
 export interface EmbeddedRegistryOptions {
+  /** berth's registry port: clients and berth's own calls reach the registry here. */
   port: number;
   /** @default '127.0.0.1' */
   host?: string;
@@ -29,7 +34,12 @@ export interface EmbeddedRegistryOptions {
   binary?: string;
   /** How long a start may take until `GET /v2/` answers. @default 15_000 */
   startTimeoutMs?: number;
-  /** How long a stop waits after SIGTERM before SIGKILL. @default 10_000 */
+  /**
+   * At a handover, how long requests in flight to the old process may take to finish before it is
+   * told to stop; the registry then gets as long again (`http.draintimeout`). @default 30_000
+   */
+  drainTimeoutMs?: number;
+  /** How long a stop waits after SIGTERM (and the registry's own drain) before SIGKILL. @default 10_000 */
   stopGraceMs?: number;
   /** First delay before restarting a crashed registry; doubles per crash in a row. @default 500 */
   restartDelayMs?: number;
@@ -46,7 +56,12 @@ export interface EmbeddedRegistryExit {
 }
 
 export interface EmbeddedRegistryEvents {
-  /** A registry process answers `GET /v2/`. */
+  /**
+   * A registry process now serves clients on berth's port: after start, after a restart that
+   * followed a crash, and after every handover (read-only for garbage collection and back). The
+   * process before it may have lost notifications it had not delivered yet, so this is the moment
+   * to reconcile what berth knows about the registry's content.
+   */
   ready: [pid: number];
   exit: [EmbeddedRegistryExit];
 }
@@ -54,12 +69,15 @@ export interface EmbeddedRegistryEvents {
 interface RegistryProcess {
   child: ChildProcess;
   pid: number;
+  readOnly: boolean;
+  /** Where it listens; only the relay connects there. */
+  socketPath: string;
   startedAt: number;
   /** Settles once the process has exited and its output is fully read. */
   exited: Promise<void>;
   /** Its last lines, for the error when it dies before serving. */
   recentLines: string[];
-  /** Set by the registry's own "listening on" line: an answer before it may come from another process on the port. */
+  /** Set by the registry's own "listening on" line. */
   listening: boolean;
   expectExit: boolean;
 }
@@ -67,8 +85,10 @@ interface RegistryProcess {
 const MAX_RESTART_DELAY_MS = 30_000;
 /** A process that served this long before crashing resets the backoff. */
 const STABLE_UPTIME_MS = 60_000;
-const READY_POLL_MS = 50;
+const READY_POLL_MS = 20;
 const RECENT_LINES_KEPT = 20;
+/** sockaddr_un holds 108 bytes; a longer data dir puts the sockets in a temp dir instead. */
+const MAX_SOCKET_PATH = 100;
 /** Routine per-request lines (an unauthenticated request is just the first leg of the token flow): debug. */
 const REQUEST_LOG_MESSAGES = new Set([
   'response completed',
@@ -79,15 +99,20 @@ const REQUEST_LOG_MESSAGES = new Set([
 const NOISE_FIELDS = ['level', 'msg', 'time', 'go.version', 'instance.id', 'service', 'version'];
 
 /**
- * Runs CNCF distribution (`docker-registry serve`) as berth's child process: writes its config,
- * waits until it serves, restarts it after a crash with backoff, and stops it cleanly.
+ * Runs CNCF distribution (`docker-registry serve`) behind berth's registry port. berth owns the
+ * port (RegistryRelay) and each registry process listens on a unix socket of its own, so a switch
+ * to read-only and back is a handover: the next process starts, new requests go to it once it
+ * serves, and the old one stops after its last request. The port never refuses a connection and
+ * no request is cut. A crashed process is restarted with backoff.
  */
 export class EmbeddedRegistry extends EventEmitter<EmbeddedRegistryEvents> {
   readonly url: string;
   private readonly options: EmbeddedRegistryOptions;
   private readonly log: Logger;
   private readonly configPath: string;
-  /** Stable for the life of this object, so upload sessions survive `restart()`. */
+  private readonly relay: RegistryRelay;
+  private readonly children: ChildRecords;
+  /** Stable for the life of this object, so upload sessions survive a handover. */
   private readonly httpSecret = randomBytes(32).toString('hex');
   private current: RegistryProcess | undefined;
   private currentState: EmbeddedRegistryState = 'stopped';
@@ -97,6 +122,8 @@ export class EmbeddedRegistry extends EventEmitter<EmbeddedRegistryEvents> {
   private failuresInARow = 0;
   private restartTimer: NodeJS.Timeout | undefined;
   private operations: Promise<unknown> = Promise.resolve();
+  private sockets: string | undefined;
+  private launches = 0;
 
   constructor(options: EmbeddedRegistryOptions) {
     super();
@@ -105,17 +132,20 @@ export class EmbeddedRegistry extends EventEmitter<EmbeddedRegistryEvents> {
     this.url = `http://${options.host ?? '127.0.0.1'}:${options.port}`;
     this.configPath = join(options.dataDir, 'registry-config.yml');
     this.readOnlyMode = options.readOnly ?? false;
+    this.relay = new RegistryRelay(this.log);
+    this.children = new ChildRecords(this.runDir);
   }
 
   get state(): EmbeddedRegistryState {
     return this.currentState;
   }
 
+  /** Whether the process that serves (or is to serve next) refuses writes. */
   get readOnly(): boolean {
-    return this.readOnlyMode;
+    return this.current?.readOnly ?? this.readOnlyMode;
   }
 
-  /** PID of the running process, if any. */
+  /** PID of the process that serves, if any. */
   get pid(): number | undefined {
     return this.current?.pid;
   }
@@ -135,32 +165,63 @@ export class EmbeddedRegistry extends EventEmitter<EmbeddedRegistryEvents> {
     return this.options.binary ?? 'docker-registry';
   }
 
-  /** Starts the registry and resolves once it serves; rejects (and leaves it stopped) if it cannot. */
+  /** Pidfiles of the processes berth runs on this storage (see ChildRecords). */
+  get childRecords(): ChildRecords {
+    return this.children;
+  }
+
+  private get runDir(): string {
+    return join(this.options.dataDir, 'run');
+  }
+
+  /**
+   * Ends what a SIGKILLed predecessor left running, binds the port and starts the registry;
+   * resolves once it serves. Rejects (and leaves it stopped) if it cannot.
+   */
   start(): Promise<void> {
     return this.serialized(async () => {
       if (this.current) return;
       this.cancelScheduledRestart();
-      await this.launch();
+      await this.children.killOrphans(this.log);
+      if (!this.relay.listening) await this.relay.listen(this.options.port, this.options.host ?? '127.0.0.1');
+      try {
+        await this.launch();
+      } catch (error) {
+        if (!this.supervising) await this.relay.close();
+        throw error;
+      }
     });
   }
 
-  /** Stops and starts the registry, e.g. `{ readOnly: true }` around garbage collection. */
-  restart(options: { readOnly?: boolean } = {}): Promise<void> {
+  /**
+   * Hands the port over to a new registry process, e.g. `{ readOnly: true }` around garbage
+   * collection, and resolves once the old one has exited: nothing writes through it any more. If
+   * the new process cannot start, the old one goes on serving and this rejects; a writable process
+   * is then tried again with backoff, since writable is where the registry belongs.
+   */
+  handOver(options: { readOnly: boolean }): Promise<void> {
     return this.serialized(async () => {
-      if (options.readOnly !== undefined) this.readOnlyMode = options.readOnly;
       this.cancelScheduledRestart();
-      if (this.current) await this.terminate(this.current);
-      await this.launch();
+      if (!options.readOnly) this.readOnlyMode = false;
+      try {
+        await this.replace(options.readOnly);
+      } catch (error) {
+        if (!options.readOnly) this.scheduleRestart();
+        throw error;
+      }
+      this.readOnlyMode = options.readOnly;
     });
   }
 
-  /** SIGTERM, then SIGKILL after the grace period; resolves when the process has exited. */
+  /** Closes the port, then stops the process: SIGTERM, SIGKILL after the grace period. */
   stop(): Promise<void> {
     return this.serialized(async () => {
       this.supervising = false;
       this.cancelScheduledRestart();
+      await this.relay.close();
       if (this.current) await this.terminate(this.current);
       this.currentState = 'stopped';
+      if (this.sockets && this.sockets !== this.runDir) await rm(this.sockets, { recursive: true, force: true });
     });
   }
 
@@ -173,17 +234,46 @@ export class EmbeddedRegistry extends EventEmitter<EmbeddedRegistryEvents> {
   private async launch(): Promise<void> {
     this.currentState = 'starting';
     try {
-      await this.writeConfig();
-      const running = await this.spawnProcess();
-      await this.waitUntilServing(running);
-      this.supervising = true;
-      this.currentState = 'running';
-      this.log.info({ registryPid: running.pid, url: this.url, readOnly: this.readOnlyMode }, 'registry is serving');
-      this.emit('ready', running.pid);
+      this.serve(await this.spawnServing(this.readOnlyMode));
     } catch (error) {
-      if (this.current) await this.terminate(this.current);
       this.scheduleRestart();
       if (!this.restartTimer) this.currentState = 'stopped';
+      throw error;
+    }
+  }
+
+  private async replace(readOnly: boolean): Promise<void> {
+    const previous = this.current;
+    this.serve(await this.spawnServing(readOnly));
+    if (previous) await this.retire(previous);
+  }
+
+  /** Routes new requests to `running`; it is the process berth supervises from now on. */
+  private serve(running: RegistryProcess): void {
+    this.current = running;
+    this.relay.serveFrom(running);
+    this.supervising = true;
+    this.currentState = 'running';
+    this.log.info({ registryPid: running.pid, url: this.url, readOnly: running.readOnly }, 'registry is serving');
+    this.emit('ready', running.pid);
+  }
+
+  /** Lets the requests in flight to `running` finish, then stops it. */
+  private async retire(running: RegistryProcess): Promise<void> {
+    const drained = await this.relay.release(running, this.options.drainTimeoutMs ?? 30_000);
+    if (!drained) this.log.warn({ registryPid: running.pid }, 'requests still in flight to the old registry process; stopping it anyway');
+    await this.terminate(running);
+  }
+
+  /** A new process that answers on its socket; killed again if it does not. */
+  private async spawnServing(readOnly: boolean): Promise<RegistryProcess> {
+    await this.writeConfig();
+    const running = await this.spawnProcess(readOnly);
+    try {
+      await this.waitUntilServing(running);
+      return running;
+    } catch (error) {
+      await this.terminate(running);
       throw error;
     }
   }
@@ -192,11 +282,10 @@ export class EmbeddedRegistry extends EventEmitter<EmbeddedRegistryEvents> {
     const { dataDir, signer } = this.options;
     await mkdir(dataDir, { recursive: true });
     const config = renderRegistryConfig({
-      host: this.options.host ?? '127.0.0.1',
-      port: this.options.port,
+      socketPath: join(await this.socketDir(), 'registry.sock'),
+      drainTimeoutS: Math.ceil((this.options.drainTimeoutMs ?? 30_000) / 1000),
       storageDir: this.storageDir,
       httpSecret: this.httpSecret,
-      readOnly: this.readOnlyMode,
       auth: {
         realm: this.options.tokenRealm,
         service: signer.service,
@@ -209,33 +298,57 @@ export class EmbeddedRegistry extends EventEmitter<EmbeddedRegistryEvents> {
     await writeFileAtomic(this.configPath, config, 0o600);
   }
 
-  private async spawnProcess(): Promise<RegistryProcess> {
+  private async socketDir(): Promise<string> {
+    if (this.sockets) return this.sockets;
+    const longest = join(this.runDir, 'registry-000000-0000.sock');
+    if (longest.length <= MAX_SOCKET_PATH) {
+      await mkdir(this.runDir, { recursive: true, mode: 0o700 });
+      this.sockets = this.runDir;
+    } else {
+      this.sockets = await mkdtemp(join(tmpdir(), 'berth-registry-'));
+    }
+    return this.sockets;
+  }
+
+  private async spawnProcess(readOnly: boolean): Promise<RegistryProcess> {
     const binary = this.binary;
-    const child = spawn(binary, ['serve', this.configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const socketPath = join(await this.socketDir(), `registry-${process.pid}-${++this.launches}.sock`);
+    const args = ['serve', this.configPath];
+    // Per process, over the shared config file: its own socket, and read-only or not.
+    const env = {
+      ...process.env,
+      REGISTRY_HTTP_ADDR: socketPath,
+      REGISTRY_STORAGE_MAINTENANCE_READONLY: `{enabled: ${readOnly}}`,
+    };
+    const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
     try {
       await once(child, 'spawn');
     } catch (error) {
       throw spawnError(binary, error);
     }
     const pid = child.pid ?? 0;
+    this.children.record(pid, args);
     const running: RegistryProcess = {
       child,
       pid,
+      readOnly,
+      socketPath,
       startedAt: Date.now(),
       exited: once(child, 'close').then(() => undefined),
       recentLines: [],
       listening: false,
       expectExit: false,
     };
-    this.current = running;
     child.on('error', (error) => this.log.error({ err: error, registryPid: pid }, 'registry process error'));
     this.forwardLines(running, 'stdout');
     this.forwardLines(running, 'stderr');
-    // An orphaned registry would keep the port after berth exits; 'exit' handlers may only be synchronous.
+    // On an orderly exit of berth; after a SIGKILL, ChildRecords ends it at the next start.
     const killOnExit = (): void => void child.kill('SIGKILL');
     process.once('exit', killOnExit);
     child.once('exit', (code, signal) => {
       process.removeListener('exit', killOnExit);
+      this.children.forget(pid);
+      void rm(socketPath, { force: true });
       this.onExit(running, code, signal);
     });
     return running;
@@ -250,27 +363,19 @@ export class EmbeddedRegistry extends EventEmitter<EmbeddedRegistryEvents> {
         const status = running.child.exitCode ?? running.child.signalCode;
         throw new Error(`docker-registry exited (${status}) before serving:\n${running.recentLines.join('\n')}`);
       }
-      if (!running.listening) {
-        await sleep(READY_POLL_MS);
-        continue;
-      }
-      try {
-        // Any answer counts: under token auth an unauthenticated GET /v2/ is a 401.
-        const res = await fetch(`${this.url}/v2/`, { signal: AbortSignal.timeout(1000) });
-        await res.body?.cancel();
-        return;
-      } catch {
-        await sleep(READY_POLL_MS);
-      }
+      // Any answer counts: under token auth an unauthenticated GET /v2/ is a 401.
+      if (running.listening && (await answers(running.socketPath))) return;
+      await sleep(READY_POLL_MS);
     }
-    throw new Error(`docker-registry did not serve ${this.url} within ${timeoutMs} ms:\n${running.recentLines.join('\n')}`);
+    throw new Error(`docker-registry did not serve on ${running.socketPath} within ${timeoutMs} ms:\n${running.recentLines.join('\n')}`);
   }
 
   private async terminate(running: RegistryProcess): Promise<void> {
     running.expectExit = true;
     if (running.child.exitCode === null && running.child.signalCode === null) {
       running.child.kill('SIGTERM');
-      const grace = sleep(this.options.stopGraceMs ?? 10_000, 'timeout' as const, { ref: false });
+      const graceMs = (this.options.drainTimeoutMs ?? 30_000) + (this.options.stopGraceMs ?? 10_000);
+      const grace = sleep(graceMs, 'timeout' as const, { ref: false });
       if ((await Promise.race([running.exited, grace])) === 'timeout') {
         this.log.warn({ registryPid: running.pid }, 'registry ignored SIGTERM, sending SIGKILL');
         running.child.kill('SIGKILL');
@@ -280,8 +385,12 @@ export class EmbeddedRegistry extends EventEmitter<EmbeddedRegistryEvents> {
   }
 
   private onExit(running: RegistryProcess, code: number | null, signal: NodeJS.Signals | null): void {
-    if (this.current === running) this.current = undefined;
-    const expected = running.expectExit || !this.supervising;
+    const serving = this.current === running;
+    if (serving) {
+      this.current = undefined;
+      this.relay.serveFrom(null);
+    }
+    const expected = running.expectExit || !this.supervising || !serving;
     this.emit('exit', { pid: running.pid, code, signal, expected });
     if (expected) return;
 
@@ -292,8 +401,9 @@ export class EmbeddedRegistry extends EventEmitter<EmbeddedRegistryEvents> {
   }
 
   /**
-   * Once the registry has served, berth keeps it up: after a crash, or a relaunch that failed, it
-   * tries again after a delay that doubles with every failure in a row.
+   * Once the registry has served, berth keeps it up: after a crash, a relaunch that failed or a
+   * failed handover back to writable, it tries again after a delay that doubles with every failure
+   * in a row. While no process serves, the port answers 503.
    */
   private scheduleRestart(): void {
     if (this.restartTimer || !this.supervising) return;
@@ -304,7 +414,12 @@ export class EmbeddedRegistry extends EventEmitter<EmbeddedRegistryEvents> {
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
       this.serialized(async () => {
-        if (this.supervising && !this.current) await this.launch();
+        if (!this.supervising) return;
+        if (!this.current) await this.launch();
+        else if (this.current.readOnly !== this.readOnlyMode) await this.replace(this.readOnlyMode).catch((error: unknown) => {
+          this.scheduleRestart();
+          throw error;
+        });
       }).catch((error: unknown) => this.log.error({ err: error }, 'registry restart failed'));
     }, delayMs);
   }
@@ -346,6 +461,19 @@ export class EmbeddedRegistry extends EventEmitter<EmbeddedRegistryEvents> {
     this.log[level](fields, message);
     return message;
   }
+}
+
+/** Whether something answers `GET /v2/` on the unix socket. */
+function answers(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = request({ socketPath, path: '/v2/', timeout: 1000 }, (res) => {
+      res.resume();
+      resolve(true);
+    });
+    probe.on('timeout', () => probe.destroy());
+    probe.on('error', () => resolve(false));
+    probe.end();
+  });
 }
 
 function parseJsonLogLine(line: string): Record<string, unknown> | undefined {

@@ -1,13 +1,16 @@
 /** The config.yml of berth's embedded docker-registry (CNCF distribution 2.8). */
 export interface RegistryConfig {
-  host: string;
-  port: number;
+  /**
+   * The unix socket it listens on; berth's relay owns the TCP port. Each process gets its own
+   * through `REGISTRY_HTTP_ADDR`, as read-only ones get `REGISTRY_STORAGE_MAINTENANCE_READONLY`.
+   */
+  socketPath: string;
+  /** On SIGTERM, how long requests in flight may take to finish (`http.draintimeout`). */
+  drainTimeoutS: number;
   /** Filesystem storage root. */
   storageDir: string;
-  /** HMAC key of upload session state; keep it stable across restarts so uploads in flight survive. */
+  /** HMAC key of upload session state; keep it stable across processes so uploads in flight survive a handover. */
   httpSecret: string;
-  /** Every write answers 405 (for garbage collection); only a restart changes it. */
-  readOnly: boolean;
   auth: {
     /** Where clients get tokens: berth's `/auth/token`. */
     realm: string;
@@ -34,11 +37,13 @@ export function renderRegistryConfig(config: RegistryConfig): string {
       // and the registry then accepts manifests that reference them.
       maintenance: {
         uploadpurging: { enabled: true, age: '168h', interval: '24h', dryrun: false },
-        readonly: { enabled: config.readOnly },
+        readonly: { enabled: false },
       },
     },
     http: {
-      addr: `${config.host}:${config.port}`,
+      net: 'unix',
+      addr: config.socketPath,
+      draintimeout: `${config.drainTimeoutS}s`,
       secret: config.httpSecret,
       headers: { 'X-Content-Type-Options': ['nosniff'] },
     },

@@ -44,9 +44,8 @@ export function tokenRoute(
     // smaller grant into a bare insufficient_scope. 401 because docker and skopeo show the error
     // body of a 401 from the token endpoint and only the status code of anything else.
     const writes = access.filter((grant) => grant.actions.some((action) => action === 'push' || action === 'delete'));
-    if (writes.length > 0 && maintenance.refusal !== null) {
-      return errorResponse(401, 'DENIED', maintenance.refusal, { 'retry-after': String(MAINTENANCE_RETRY_AFTER_S) });
-    }
+    const refusal = writes.length > 0 ? await maintenance.refusal() : null;
+    if (refusal !== null) return errorResponse(401, 'DENIED', refusal, { 'retry-after': String(MAINTENANCE_RETRY_AFTER_S) });
     const pushed = new Set(writes.filter((grant) => grant.actions.includes('push')).map((grant) => slugOf(grant.name)));
     const [overQuota] = (await quotaRefusals(db, new Map([...pushed].map((slug) => [slug, registries.get(slug)?.quotaBytes ?? null])))).values();
     if (overQuota !== undefined) return errorResponse(401, 'DENIED', overQuota);

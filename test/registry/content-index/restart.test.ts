@@ -48,7 +48,7 @@ describe('reconciling when the registry or berth restarts', () => {
     } finally {
       await silent.stop();
     }
-    await app.registry.embedded!.restart();
+    await app.registry.embedded!.handOver({ readOnly: false });
     const row = await eventually(() => app.db.contentTag.findFirst({ where: { repository: { path: repository }, name: 'before-restart' } }), 5_000);
     expect(row.digest).toBe(digest);
   });

@@ -1,12 +1,16 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { readFile, stat } from 'node:fs/promises';
-import { createServer } from 'node:http';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { Agent, createServer, request } from 'node:http';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { EmbeddedRegistryExit } from '../../../src/registry/hosted/embedded.js';
 import { RegistryReadOnlyError } from '../../../src/registry/v2/errors.js';
 import { renderRegistryConfig } from '../../../src/registry/hosted/registry-config.js';
-import { buildImage, pushArtifact } from '../../support/oci-images.js';
+import { buildImage, pushArtifact, sha256Digest } from '../../support/oci-images.js';
 import { createTestRegistry, freePort, useTestRegistry } from '../../support/registry-process.js';
 
 describe('EmbeddedRegistry', () => {
@@ -14,7 +18,7 @@ describe('EmbeddedRegistry', () => {
 
   it('sends the registry log to pino as component "registry", hook secret redacted', async () => {
     const lines = test.logs.filter((line) => line.component === 'registry');
-    expect(lines.map((line) => line.msg)).toEqual(expect.arrayContaining([expect.stringMatching(/^listening on 127\.0\.0\.1:/)]));
+    expect(lines.map((line) => line.msg)).toEqual(expect.arrayContaining([expect.stringMatching(/^listening on \/.*\.sock$/)]));
     const endpoint = lines.find((line) => String(line.msg).startsWith('configuring endpoint berth'));
     expect(endpoint?.msg).toContain('Bearer [redacted]');
     expect(JSON.stringify(test.logs)).not.toContain('test-hook-secret');
@@ -48,12 +52,12 @@ describe('EmbeddedRegistry', () => {
     expect((await client.headManifest('team/survivor', 'v1'))?.digest).toBe(image.digest);
   });
 
-  it('restart({ readOnly: true }) refuses pushes with 405 while pulls still work', async () => {
+  it('handOver({ readOnly: true }) refuses pushes with 405 while pulls still work', async () => {
     const { registry, client } = test;
     const image = buildImage();
     await pushArtifact(client, 'team/ro', 'v1', image);
 
-    await registry.restart({ readOnly: true });
+    await registry.handOver({ readOnly: true });
     expect(registry.readOnly).toBe(true);
     const refused = await client.pushBlob('team/ro', Buffer.from('during gc')).catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(RegistryReadOnlyError);
@@ -62,7 +66,7 @@ describe('EmbeddedRegistry', () => {
     expect(await client.listTags('team/ro')).toEqual(['v1']);
     expect((await client.getManifest('team/ro', 'v1')).digest).toBe(image.digest);
 
-    await registry.restart({ readOnly: false });
+    await registry.handOver({ readOnly: false });
     await pushArtifact(client, 'team/ro', 'v2', buildImage());
     expect((await client.listTags('team/ro')).sort()).toEqual(['v1', 'v2']);
   });
@@ -81,38 +85,109 @@ describe('EmbeddedRegistry', () => {
 });
 
 describe('EmbeddedRegistry supervision', () => {
-  const test = useTestRegistry({ registry: { restartDelayMs: 50 } });
+  // A docker-registry that refuses to serve while the marker file exists.
+  const dir = join(tmpdir(), `berth-failing-registry-${process.pid}`);
+  const marker = join(dir, 'fail');
+  const real = execFileSync('sh', ['-c', 'command -v docker-registry'], { encoding: 'utf8' }).trim();
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'docker-registry'), `#!/bin/sh\nif [ "$1" = serve ] && [ -e ${JSON.stringify(marker)} ]; then echo "failing on purpose" >&2; exit 1; fi\nexec ${real} "$@"\n`, { mode: 0o755 });
+  const test = useTestRegistry({ registry: { restartDelayMs: 50, binary: join(dir, 'docker-registry') } });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it('keeps the writable process serving when the read-only one cannot start', async () => {
+    const { registry, client } = test;
+    const pid = registry.pid;
+    await writeFile(marker, '');
+    try {
+      await expect(registry.handOver({ readOnly: true })).rejects.toThrow(/exited \(1\) before serving[\s\S]*failing on purpose/);
+    } finally {
+      await rm(marker);
+    }
+    expect(registry.pid).toBe(pid);
+    expect(registry.readOnly).toBe(false);
+    await pushArtifact(client, 'team/kept', 'v1', buildImage());
+  });
 
   it('keeps retrying with growing delays while a relaunch fails, then recovers', async () => {
     const { registry } = test;
-    const port = Number(new URL(registry.url).port);
-    const squatter = createServer((_req, res) => res.writeHead(200).end('{}'));
+    await writeFile(marker, '');
     const exited = once(registry, 'exit');
     process.kill(registry.pid!, 'SIGKILL');
     await exited;
-    await new Promise<void>((resolve) => squatter.listen(port, '127.0.0.1', resolve));
 
-    // Each relaunch exits with "address already in use"; the port is freed after the second one.
+    // Each relaunch exits at once; the marker goes after the second one.
     const failedRelaunches: EmbeddedRegistryExit[] = [];
     const observeRelaunch = (exit: EmbeddedRegistryExit): void => {
       failedRelaunches.push(exit);
-      if (failedRelaunches.length === 2) squatter.close();
+      if (failedRelaunches.length === 2) void rm(marker, { force: true });
     };
     registry.on('exit', observeRelaunch);
     try {
+      // Meanwhile the port is still berth's: it answers, with 503.
+      const down = await fetch(`${registry.url}/v2/`);
+      expect(down.status).toBe(503);
+      expect(await down.json()).toEqual({ errors: [{ code: 'UNAVAILABLE', message: 'the registry is restarting' }] });
       await once(registry, 'ready');
     } finally {
       registry.off('exit', observeRelaunch);
-      if (squatter.listening) squatter.close();
     }
     expect(failedRelaunches.map(({ code, expected }) => ({ code, expected }))).toEqual([
-      { code: 1, expected: false },
-      { code: 1, expected: false },
+      { code: 1, expected: true },
+      { code: 1, expected: true },
     ]);
     const restarts = test.logs.filter((line) => line.msg === 'restarting registry');
     expect(restarts.map((line) => line.restartInMs)).toEqual([50, 100, 200]);
     await test.client.ping();
   });
+});
+
+describe('EmbeddedRegistry handover', () => {
+  const test = useTestRegistry();
+
+  it('hands the port to a read-only process and back without refusing a connection or cutting a request', async () => {
+    const { registry, client } = test;
+    const image = buildImage({ layerBytes: 64 * 1024 });
+    await pushArtifact(client, 'team/steady', 'v1', image);
+    const big = await client.pushBlob('team/steady', randomBytes(32 * 1024 * 1024));
+    const token = await test.token(['repository:team/steady:pull']);
+    const layer = image.layers[0]!;
+
+    // A slow reader: its download is in flight across both handovers.
+    const slow = rawGet(registry.url, `/v2/team/steady/blobs/${big.digest}`, token, { keepAlive: false, slow: true });
+    const failures: unknown[] = [];
+    let requests = 0;
+    let stop = false;
+    const loop = async (keepAlive: boolean): Promise<void> => {
+      while (!stop) {
+        try {
+          const { status, body } = await rawGet(registry.url, `/v2/team/steady/blobs/${layer.digest}`, token, { keepAlive });
+          if (status !== 200 || sha256Digest(body) !== layer.digest) failures.push(new Error(`status ${status}`));
+        } catch (error) {
+          failures.push(error);
+        }
+        requests += 1;
+      }
+    };
+    const loops = [loop(true), loop(true), loop(false), loop(false)];
+    const pids = [registry.pid];
+    for (const readOnly of [true, false, true, false]) {
+      await registry.handOver({ readOnly });
+      pids.push(registry.pid);
+      expect(registry.readOnly).toBe(readOnly);
+    }
+    stop = true;
+    await Promise.all(loops);
+    const download = await slow;
+
+    expect(failures).toEqual([]);
+    expect(requests).toBeGreaterThan(20);
+    expect(download.status).toBe(200);
+    expect(sha256Digest(download.body)).toBe(big.digest);
+    expect(new Set(pids).size).toBe(5);
+    for (const pid of pids.slice(0, -1)) expect(() => process.kill(pid!, 0)).toThrow(/ESRCH/);
+    await pushArtifact(client, 'team/steady', 'v2', buildImage());
+  });
+
 });
 
 describe('EmbeddedRegistry start failures', () => {
@@ -126,14 +201,15 @@ describe('EmbeddedRegistry start failures', () => {
     }
   });
 
-  it('fails instead of trusting another server that holds its port', async () => {
+  it('refuses to start when another server holds its port', async () => {
     const port = await freePort();
     const squatter = createServer((_req, res) => res.writeHead(200).end('{}'));
     await new Promise<void>((resolve) => squatter.listen(port, '127.0.0.1', resolve));
     const test = await createTestRegistry({ registry: { port } });
     try {
-      await expect(test.registry.start()).rejects.toThrow(/exited \(1\) before serving[\s\S]*address already in use/);
+      await expect(test.registry.start()).rejects.toThrow(/EADDRINUSE/);
       expect(test.registry.state).toBe('stopped');
+      expect(test.registry.pid).toBeUndefined();
     } finally {
       await test.dispose();
       await new Promise<void>((resolve) => squatter.close(() => resolve()));
@@ -142,18 +218,18 @@ describe('EmbeddedRegistry start failures', () => {
 });
 
 describe('renderRegistryConfig', () => {
-  it('renders token auth, notifications with pulls, delete, read-only and no blob descriptor cache', () => {
+  it('renders a unix socket with a drain timeout, token auth, notifications with pulls, delete and no blob descriptor cache', () => {
     const yaml = renderRegistryConfig({
-      host: '127.0.0.1',
-      port: 5000,
+      socketPath: '/data/run/registry.sock',
+      drainTimeoutS: 30,
       storageDir: '/data/registry',
       httpSecret: 'http-secret',
-      readOnly: true,
       auth: { realm: 'http://127.0.0.1:4000/auth/token', service: 'svc', issuer: 'iss', rootCertBundle: '/data/keys/token-signer.crt' },
       notifications: { url: 'http://127.0.0.1:4000/hooks/registry', secret: 's3cret' },
     });
     expect(yaml).toContain('  delete:\n    enabled: true\n');
-    expect(yaml).toContain('    readonly:\n      enabled: true\n');
+    expect(yaml).toContain('    readonly:\n      enabled: false\n');
+    expect(yaml).toContain('http:\n  net: "unix"\n  addr: "/data/run/registry.sock"\n  draintimeout: "30s"\n');
     expect(yaml).toContain('  token:\n    realm: "http://127.0.0.1:4000/auth/token"\n    service: "svc"\n    issuer: "iss"\n');
     expect(yaml).toContain(
       '  endpoints:\n    - name: "berth"\n      url: "http://127.0.0.1:4000/hooks/registry"\n' +
@@ -164,3 +240,25 @@ describe('renderRegistryConfig', () => {
     expect(yaml).not.toContain('ignore');
   });
 });
+
+/** A GET with a bearer token over a fresh connection (or a kept-alive one); `slow` reads the body in small sips. */
+function rawGet(base: string, path: string, token: string, options: { keepAlive: boolean; slow?: boolean }): Promise<{ status: number; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${base}${path}`, { headers: { authorization: `Bearer ${token}` }, agent: options.keepAlive ? keepAliveAgent : false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => {
+        chunks.push(chunk);
+        if (options.slow) {
+          res.pause();
+          setTimeout(() => res.resume(), 5);
+        }
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const keepAliveAgent = new Agent({ keepAlive: true, maxSockets: 2 });

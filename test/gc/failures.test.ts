@@ -1,0 +1,78 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { useTestApp } from '../support/app.js';
+import { createNamespace, createRegistry } from '../support/fixtures.js';
+import { GC_FAIL_ENV, READ_ONLY_FAIL_ENV, registryShim, startGc, waitForGcJob } from '../support/gc.js';
+import { buildImage, type TestImage, pushArtifact } from '../support/oci-images.js';
+
+const scratch = await mkdtemp(join(tmpdir(), 'berth-gc-failures-'));
+process.env['PATH'] = `${await registryShim(join(scratch, 'bin'))}:${process.env['PATH']}`;
+afterAll(() => rm(scratch, { recursive: true, force: true }));
+
+const app = useTestApp();
+let namespaceId: string;
+let registryId: string;
+let slug: string;
+
+beforeAll(async () => {
+  ({ id: namespaceId } = await createNamespace(app.admin));
+  ({ id: registryId, slug } = await createRegistry(app.admin, namespaceId));
+  await createRegistry(app.admin, namespaceId);
+});
+
+afterEach(() => {
+  delete process.env[GC_FAIL_ENV];
+  delete process.env[READ_ONLY_FAIL_ENV];
+});
+
+/** Every hosted registry ACTIVE, pushes granted by the token endpoint, and the registry takes them. */
+async function expectWritable(repository: string): Promise<void> {
+  expect((await app.db.registry.findMany({ select: { state: true } })).map((r) => r.state)).toEqual(['ACTIVE', 'ACTIVE']);
+  expect(await app.services.maintenance.refusal()).toBeNull();
+  expect(app.registry.embedded!.readOnly).toBe(false);
+  const image = buildImage();
+  await pushArtifact(app.registry.client, repository, 'after', image);
+  expect((await app.registry.client.headManifest(repository, 'after'))?.digest).toBe(image.digest);
+}
+
+describe('a GC run that fails', () => {
+  it('ends FAILED with garbage-collect’s reason when it exits non-zero, and the backend is writable again', async () => {
+    process.env[GC_FAIL_ENV] = '1';
+    const job = await waitForGcJob(app.admin, (await startGc(app.admin, registryId)).id);
+    expect(job).toMatchObject({ status: 'FAILED', phase: 'RESTORING', percent: 100, blobsDeleted: 0 });
+    expect(job.error).toBe('garbage-collect exited with code 3: failed to mark: storage on fire');
+    await expectWritable(`${slug}/after-gc-failure`);
+  });
+
+  it('ends FAILED when the read-only registry process cannot start; the writable one never stopped serving', async () => {
+    process.env[READ_ONLY_FAIL_ENV] = '1';
+    const pid = app.registry.embedded!.pid;
+    const job = await waitForGcJob(app.admin, (await startGc(app.admin, registryId)).id);
+    expect(job).toMatchObject({ status: 'FAILED', phase: 'RESTORING', percent: 100, blobsDeleted: 0 });
+    expect(job.error).toMatch(/^docker-registry exited \(1\) before serving:[\s\S]*read-only start refused on purpose/);
+    expect(app.registry.embedded!.pid).toBe(pid);
+    await expectWritable(`${slug}/after-read-only-failure`);
+  });
+});
+
+describe('deleteUntagged', () => {
+  it('on registry aa leaves the untagged manifests of registry aa2 alone', async () => {
+    const aa = await createRegistry(app.admin, namespaceId, { slug: 'aa' });
+    await createRegistry(app.admin, namespaceId, { slug: 'aa2' });
+    const untagged = async (repository: string): Promise<TestImage> => {
+      const image = buildImage();
+      await pushArtifact(app.registry.client, repository, 'moving', image);
+      await pushArtifact(app.registry.client, repository, 'moving', buildImage());
+      return image;
+    };
+    const inAa = await untagged('aa/app');
+    const inAa2 = await untagged('aa2/app');
+
+    const job = await waitForGcJob(app.admin, (await startGc(app.admin, aa.id, { deleteUntagged: true })).id);
+    expect(job).toMatchObject({ status: 'SUCCEEDED', manifestsDeleted: 1 });
+    expect(await app.registry.client.headManifest('aa/app', inAa.digest)).toBeNull();
+    expect((await app.registry.client.headManifest('aa2/app', inAa2.digest))?.digest).toBe(inAa2.digest);
+  });
+});
