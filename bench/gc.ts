@@ -24,6 +24,7 @@ import { parseScopes } from '../src/registry/v2/scope.js';
 import { buildImage, pushArtifact, sha256Digest } from '../test/support/oci-images.js';
 import { fileBytes } from '../test/support/gc.js';
 import { freePort } from '../test/support/registry-process.js';
+import { report } from './report.js';
 
 const REPOSITORIES = 200;
 const IMAGES_PER_REPOSITORY = 5;
@@ -208,15 +209,6 @@ function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(2)} s`;
 }
 
-function report(figure: string, berth: number, baseline: number, goal: number): void {
-  const ratio = berth / baseline;
-  console.log(`figure:   ${figure}`);
-  console.log(`berth:    ${seconds(berth)}`);
-  console.log(`baseline: ${seconds(baseline)}`);
-  console.log(`ratio:    ${ratio.toFixed(2)}`);
-  console.log(`goal:     ≤ ${goal.toFixed(2)} (${ratio <= goal ? 'met' : 'NOT met'})\n`);
-}
-
 try {
   const { registryId, token } = await seed();
   // Bare runs before and after berth's, on copies written out beforehand: the machine's load varies.
@@ -232,8 +224,14 @@ try {
   console.log(`GC: ${job.blobsDeleted} of ${job.blobsTotal} blobs deleted, ${job.bytesFreed} bytes freed; read-only window up to ${seconds(berth.windowMs)}; ${berth.events} progress events`);
   const pull = await relayPull();
   console.log('');
-  report('GC job, mutation to SUCCEEDED, vs bare garbage-collect (3,000 blobs; bare: median of 3)', berth.ms, plain.ms, GC_GOAL);
-  report('skopeo pull of 1 GiB of layers through berth’s registry port vs straight from the registry (median of 3)', pull.berthMs, pull.directMs, PULL_GOAL);
+  report({ figure: 'GC job, mutation to SUCCEEDED, vs bare garbage-collect (3,000 blobs; bare: median of 3)', berth: berth.ms / 1000, baseline: plain.ms / 1000, unit: 's', goal: { max: GC_GOAL } });
+  report({
+    figure: 'skopeo pull of 1 GiB of layers through berth’s registry port vs straight from the registry (median of 3)',
+    berth: pull.berthMs / 1000,
+    baseline: pull.directMs / 1000,
+    unit: 's',
+    goal: { max: PULL_GOAL },
+  });
 } finally {
   await db.$disconnect();
   await rm(root, { recursive: true, force: true });
