@@ -7,10 +7,10 @@ import type { PubSub } from '../pubsub.js';
 import type { HostedBackend } from '../registry/hosted/hosted-backend.js';
 import { GcAbort, GcAlreadyRunningError } from './errors.js';
 import { garbageCollect } from './garbage-collect.js';
-import { holdLease, type LeaseTiming } from './lease.js';
+import { holdLease, type LeaseState, type LeaseTiming } from '../jobs/lease.js';
 import { GcProgress, type GcRunProgressFields } from './progress.js';
 import { ReadOnlyWindow } from './read-only-window.js';
-import { ProgressReporter } from './reporter.js';
+import { ProgressReporter } from '../jobs/progress-reporter.js';
 import { RegistryStorage } from '../registry/hosted/storage.js';
 import { type GcChanges, runGc } from './runner.js';
 
@@ -306,14 +306,14 @@ export class GcQueue {
     const log = this.log.child({ runId: run.id });
     const controller = new AbortController();
     this.running = { runId: run.id, controller };
-    const lease = holdLease(db, run.id, this.options.owner, this.lease, log, (end) => {
+    const lease = holdLease(() => this.renewLease(run.id), this.lease, log, (end) => {
       controller.abort(
         end === 'cancel-requested' ? new GcAbort('CANCELLED', 'cancelled while running') : new GcAbort('INTERRUPTED', 'this berth instance lost the run’s lease'),
       );
     });
     const jobIds = run.jobs.map((job) => job.id);
     const progress = new GcProgress(run.dryRun);
-    const reporter = new ProgressReporter(progress, (fields) => this.saveProgress(jobIds, fields), this.progressIntervalMs, log);
+    const reporter = new ProgressReporter(() => progress.fields(), (fields) => this.saveProgress(jobIds, fields), this.progressIntervalMs, log);
     for (const id of jobIds) await this.publish(id);
     log.info({ jobs: jobIds, dryRun: run.dryRun }, 'GC run started');
 
@@ -375,6 +375,18 @@ export class GcQueue {
       where: { waiting: WAITING_REAL_RUN, bypassInterval: false, notBefore: null },
       data: { notBefore: new Date(windowClosedAt.getTime() + this.options.minIntervalMs) },
     });
+  }
+
+  /** Extends this instance's lease on a running run; says whether it is still ours and whether every job it serves was cancelled. */
+  private async renewLease(runId: string): Promise<LeaseState> {
+    const { db } = this.deps;
+    const { count } = await db.gcRun.updateMany({
+      where: { id: runId, status: 'RUNNING', leaseOwner: this.options.owner },
+      data: { leaseExpiresAt: new Date(Date.now() + this.lease.ttlMs) },
+    });
+    if (count === 0) return 'lost';
+    const row = await db.gcRun.findUnique({ where: { id: runId }, select: { cancelRequested: true } });
+    return row?.cancelRequested ? 'cancel-requested' : 'held';
   }
 
   private async saveProgress(jobIds: readonly string[], fields: GcRunProgressFields): Promise<void> {

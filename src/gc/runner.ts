@@ -6,7 +6,7 @@ import type { GarbageCollectOptions } from './garbage-collect.js';
 import { MarkLedger, type ManifestRevision } from './mark-ledger.js';
 import type { GcPhase, GcProgress } from './progress.js';
 import type { ReadOnlyWindow } from './read-only-window.js';
-import type { ProgressReporter } from './reporter.js';
+import type { ProgressReporter } from '../jobs/progress-reporter.js';
 import type { RegistryStorage } from '../registry/hosted/storage.js';
 import { untaggedManifests } from './untagged.js';
 
@@ -39,7 +39,7 @@ export interface GcRunPlan {
   window: Pick<ReadOnlyWindow, 'open' | 'close'>;
   garbageCollect: (options: Pick<GarbageCollectOptions, 'dryRun' | 'signal' | 'onEvent'>) => Promise<void>;
   progress: GcProgress;
-  reporter: Pick<ProgressReporter, 'changed' | 'now'>;
+  reporter: Pick<ProgressReporter<unknown>, 'changed' | 'now'>;
   /** The run's logger (it carries the run id). */
   log: Logger;
   /** Aborted to cancel; the run stops at the next safe point and still restores the registry. */

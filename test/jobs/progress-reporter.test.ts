@@ -2,13 +2,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { GcProgress, type GcRunProgressFields } from '../../src/gc/progress.js';
-import { ProgressReporter } from '../../src/gc/reporter.js';
+import { ProgressReporter } from '../../src/jobs/progress-reporter.js';
 
 describe('ProgressReporter', () => {
   it('reports moving counts at least every interval but not more often, and a phase change at once', async () => {
     const progress = new GcProgress(false);
     const saves: { at: number; fields: GcRunProgressFields }[] = [];
-    const reporter = new ProgressReporter(progress, async (fields) => void saves.push({ at: Date.now(), fields }), 100, pino({ level: 'silent' }));
+    const reporter = new ProgressReporter(() => progress.fields(), async (fields: GcRunProgressFields) => void saves.push({ at: Date.now(), fields }), 100, pino({ level: 'silent' }));
 
     progress.enter('MARKING');
     reporter.now();
