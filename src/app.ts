@@ -6,6 +6,7 @@ import type { Services } from './context.js';
 import type { Db } from './db/client.js';
 import { BackendMaintenance } from './gc/maintenance.js';
 import { GcQueue } from './gc/queue.js';
+import { ImportQueue } from './imports/queue.js';
 import type { GcChanges } from './gc/runner.js';
 import { makePrivateDir } from './private-files.js';
 import { createBerthPubSub } from './pubsub.js';
@@ -16,6 +17,7 @@ import { openHostedBackend } from './registry/hosted/hosted-backend.js';
 import { RegistryStorage } from './registry/hosted/storage.js';
 import { RegistryContentCache } from './registry/remote/live-loaders.js';
 import { RemoteClients } from './registry/remote/remote-clients.js';
+import { RegistryBackends } from './registry/backend.js';
 import { createBerthServer, type BerthServer } from './server.js';
 
 export interface RunningBerth {
@@ -60,8 +62,10 @@ export async function startBerth(config: Config, db: Db, log: Logger, options: S
     blobsDeleted: (digests) => contentIndex.blobsSwept(digests),
     repositoriesPruned: (repositories) => contentIndex.repositoriesPruned(repositories),
   };
-  // The lease owner must name this instance the same way after a restart: its host and data dir.
-  const gc = new GcQueue({ db, log, pubsub, registry, changes }, { owner: `${hostname()}:${config.dataDir}`, minIntervalMs: config.gc.minIntervalMs });
+  // Lease owners must name this instance the same way after a restart: its host and data dir.
+  const owner = `${hostname()}:${config.dataDir}`;
+  const gc = new GcQueue({ db, log, pubsub, registry, changes }, { owner, minIntervalMs: config.gc.minIntervalMs });
+  const imports = new ImportQueue({ db, log, pubsub, backends: () => new RegistryBackends(services) }, { owner });
   const services: Services = {
     config,
     db,
@@ -70,6 +74,7 @@ export async function startBerth(config: Config, db: Db, log: Logger, options: S
     registry,
     pubsub,
     gc,
+    imports,
     maintenance,
     contentIndex,
     reconciler,
@@ -80,8 +85,10 @@ export async function startBerth(config: Config, db: Db, log: Logger, options: S
   try {
     // Recovery first: a GC that a crash cut short may have left the registry read-only.
     await gc.start();
+    await imports.start();
     await server.listen(config.port, config.host);
   } catch (error) {
+    await imports.stop();
     await gc.stop();
     await registry.close();
     await pubsub.close();
@@ -97,6 +104,7 @@ export async function startBerth(config: Config, db: Db, log: Logger, options: S
     // The registry goes before the API: it posts its events to berth's hook until it stops.
     close: async () => {
       await reconciler.stop();
+      await imports.stop();
       await gc.stop();
       await registry.close();
       await server.close();

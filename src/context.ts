@@ -5,6 +5,7 @@ import type { Config } from './config.js';
 import type { Db } from './db/client.js';
 import type { BackendMaintenance } from './gc/maintenance.js';
 import type { GcQueue } from './gc/queue.js';
+import type { ImportQueue } from './imports/queue.js';
 import type { PubSub } from './pubsub.js';
 import type { RegistryBackends } from './registry/backend.js';
 import type { ContentIndexReconciler } from './registry/content-index/reconcile.js';
@@ -25,6 +26,8 @@ export interface Services {
   readonly pubsub: PubSub;
   /** Garbage collection jobs: queue, worker and recovery. */
   readonly gc: GcQueue;
+  /** Image imports into hosted registries: queue, workers and recovery. */
+  readonly imports: ImportQueue;
   /** Whether the backend is in a read-only maintenance window (GC), and why. */
   readonly maintenance: BackendMaintenance;
   /** Keeps the content index in step with the hosted backend. */

@@ -1,7 +1,7 @@
 import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
 import { createPubSub } from 'graphql-yoga';
 import { Redis } from 'ioredis';
-import type { GcJob } from './generated/prisma/client.js';
+import type { GcJob, ImportJob } from './generated/prisma/client.js';
 
 /** What the registry reported, as registryEvents subscribers receive it. */
 export interface RegistryEventPayload {
@@ -24,6 +24,8 @@ export type Topics = {
   /** A GC job's row after each saved change (progress, phase, status). */
   'gcJob:progress': [jobId: string, job: GcJob];
   'gcRun:signal': [signal: GcRunSignal];
+  /** An import job's row after each saved change. */
+  'importJob:progress': [jobId: string, job: ImportJob];
 };
 
 export type PubSub = ReturnType<typeof createPubSub<Topics>> & { close(): Promise<void> };

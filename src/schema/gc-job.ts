@@ -7,6 +7,7 @@ import type { GcJob as GcJobRow } from '../generated/prisma/client.js';
 import type { NamespaceRole } from '../generated/prisma/enums.js';
 import type { Context } from '../context.js';
 import { findRegistryForAction } from './authorized-lookups.js';
+import { progressStream } from '../jobs/progress-stream.js';
 import { builder } from './builder.js';
 import { ErrorInterface } from './errors.js';
 import { decodeIdOf } from './global-id.js';
@@ -191,11 +192,6 @@ async function findGcJobForAction(ctx: Context, globalId: string, field: string,
   return job;
 }
 
-/**
- * Listens before reading the snapshot, so nothing published in between is lost; an event that the
- * snapshot already contains is dropped as not newer. A missing or hidden job is refused up front,
- * as a GraphQL error, before the stream starts.
- */
 async function gcJobProgress(ctx: Context, globalId: string): Promise<AsyncIterable<GcJobRow>> {
   let jobId: string;
   try {
@@ -203,31 +199,14 @@ async function gcJobProgress(ctx: Context, globalId: string): Promise<AsyncItera
   } catch {
     throw notFound(globalId);
   }
-  const live = ctx.pubsub.subscribe('gcJob:progress', jobId);
-  // The repeater starts listening on its first next(), not when it is created.
-  const first = live.next();
-  const snapshot = await ctx.db.gcJob.findFirst({ where: { id: jobId, registry: visibleRegistries(ctx.viewer) } });
-  if (!snapshot) {
-    await live.return();
-    throw notFound(globalId);
-  }
-  return (async function* stream() {
-    try {
-      let sent = snapshot;
-      yield sent;
-      let pending = first;
-      while (!isTerminal(sent.status)) {
-        const next = await pending;
-        if (next.done) return;
-        pending = live.next();
-        if (!isNewer(next.value, sent)) continue;
-        sent = next.value;
-        yield sent;
-      }
-    } finally {
-      await live.return();
-    }
-  })();
+  const stream = await progressStream(
+    ctx.pubsub.subscribe('gcJob:progress', jobId),
+    () => ctx.db.gcJob.findFirst({ where: { id: jobId, registry: visibleRegistries(ctx.viewer) } }),
+    isNewer,
+    (job) => isTerminal(job.status),
+  );
+  if (!stream) throw notFound(globalId);
+  return stream;
 }
 
 /** Subscriptions have no result union: a plain GraphQL error, which yoga passes on unmasked. */

@@ -13,6 +13,7 @@ import './registry-event.js';
 import './credentials.js';
 import './namespace.js';
 import './gc-job.js';
+import './import-job.js';
 import './backend-errors.js';
 import './connection-errors.js';
 import './content-deletion.js';

@@ -7,6 +7,7 @@ import {
   connectExternalRegistry,
   createHostedRegistry,
   deleteRegistry,
+  registryEndpoint,
   slugAvailability,
   testConnection,
   updateRegistry,
@@ -135,10 +136,6 @@ export const Registry = builder.prismaNode('Registry', {
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
   }),
 });
-
-export function registryEndpoint(publicHost: string, slug: string | null): string {
-  return slug === null ? publicHost : `${publicHost}/${slug}`;
-}
 
 const SlugUnavailableReason = builder.enumType('SlugUnavailableReason', { values: ['TAKEN', 'INVALID', 'RESERVED'] as const });
 

@@ -31,6 +31,11 @@ export interface RegistryRules {
 const USERNAME_MAX_LENGTH = 256;
 const PASSWORD_MAX_LENGTH = 4096;
 
+/** Where docker clients reach a hosted registry: `<public registry host>/<slug>`. */
+export function registryEndpoint(publicHost: string, slug: string | null): string {
+  return slug === null ? publicHost : `${publicHost}/${slug}`;
+}
+
 export type SlugAvailability = { available: true } | ({ available: false } & (SlugProblem | { reason: 'TAKEN'; message: string }));
 
 export async function slugAvailability(db: Db, slug: string): Promise<SlugAvailability> {

@@ -26,6 +26,8 @@ export interface OutsideRegistry {
   readonly host: string;
   readonly username: string;
   readonly password: string;
+  /** Its filesystem storage root (distribution's layout under docker/registry/v2). */
+  readonly storageDir: string;
   /** A V2 client signed in as the user, through the registry's own challenge. */
   readonly client: RegistryClient;
   stop(): Promise<void>;
@@ -73,6 +75,7 @@ export async function startHtpasswdRegistry(options: OutsideRegistryOptions = {}
     host: `127.0.0.1:${port}`,
     username,
     password,
+    storageDir: path.join(dir, 'storage'),
     client: new RegistryClient({ baseUrl: url, auth: challengeAuth({ credentials: { username, password }, allowHttpRealm: true }) }),
     start,
     stop,
