@@ -10,6 +10,8 @@ const databaseTests = [
   'test/auth/**/*.test.ts',
   'test/gc/**/*.test.ts',
   'test/registry/hosted/{token-service,robot-access,quota}.test.ts',
+  'test/registry/content-index/**/*.test.ts',
+  'test/registry/outage.test.ts',
 ];
 
 export default defineConfig({
