@@ -1,28 +1,34 @@
-// berth answering one nested query over 3 registries × 10 repositories × 5 tags with every content
-// field, next to the floor: the same V2 calls made directly with RegistryClient, in the same run.
-// Run with `npx tsx bench/nested-query.ts`; it prints the wall times, the calls and the ratio.
+// berth answering one nested query over a registry of 20 repositories × 10 tags with every content
+// field, against the floor: the V2 calls the same data needs, made directly with RegistryClient (one
+// catalog walk, one tag list per repository, one manifest and one config per tag), in the same run.
+// Then 5,000 repositories of other registries join the same backend, and everything is measured
+// again: hosted content comes from the content index, so others' repositories must not slow it.
+// Run with `npx tsx bench/nested-query.ts`.
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { startBerth } from '../src/app.js';
+import { startBerth, type RunningBerth } from '../src/app.js';
 import { issueApiToken } from '../src/auth/api-tokens.js';
 import { loadConfig } from '../src/config.js';
-import { createDb } from '../src/db/client.js';
+import { createDb, type Db } from '../src/db/client.js';
 import { deployMigrations } from '../src/db/migrations.js';
-import { RegistryClient } from '../src/registry/v2/client.js';
+import { quotaRefusals } from '../src/registry/hosted/quota.js';
+import { BERTH_SUBJECT, signedTokens } from '../src/registry/hosted/hosted-backend.js';
 import type { BackendCallSummary } from '../src/registry/remote/live-loaders.js';
-import { signedTokens } from '../src/registry/hosted/hosted-backend.js';
 import { bearerTokens } from '../src/registry/v2/auth.js';
+import { RegistryClient } from '../src/registry/v2/client.js';
 import { NESTED_CONTENT_QUERY } from '../test/support/content.js';
+import { writeLargeStorage } from '../test/support/large-storage.js';
 import { buildImage, pushArtifact } from '../test/support/oci-images.js';
 import { freePort } from '../test/support/registry-process.js';
+import { report } from './report.js';
 
-const REGISTRIES = 3;
-const REPOSITORIES = 10;
-const TAGS = 5;
-const ITERATIONS = 20;
-
+const REPOSITORIES = 20;
+const TAGS = 10;
+const OTHER_REGISTRIES = 10;
+const OTHER_REPOSITORIES_EACH = 500;
+const ITERATIONS = 15;
 
 const root = await mkdtemp(join(tmpdir(), 'berth-bench-nested-'));
 const dataDir = join(root, 'berth');
@@ -37,108 +43,143 @@ const config = loadConfig({
   BERTH_PORT: String(port),
   BERTH_REGISTRY_PORT: String(await freePort()),
 });
-const berth = await startBerth(config, db, pino({ level: 'warn' }));
+const log = pino({ level: 'warn' });
 
-try {
-  const admin = await db.user.create({ data: { name: 'bench', isAdmin: true } });
-  const { secret: token } = await issueApiToken(db, berth.services.serverKey, { userId: admin.id, name: 'bench' });
-  const namespace = await db.namespace.create({ data: { slug: 'bench', name: 'Bench' } });
-  const { client, signer } = berth.services.registry;
-  const seeded = performance.now();
-  for (let r = 0; r < REGISTRIES; r++) {
-    const slug = `bench${r}`;
-    await db.registry.create({ data: { namespaceId: namespace.id, kind: 'HOSTED', name: slug, slug, quotaBytes: 1_000_000_000n } });
+interface Timing {
+  ms: number;
+  calls: BackendCallSummary;
+}
+
+/** One query through berth's HTTP endpoint, reporting the V2 calls it made. */
+async function throughBerth(token: string): Promise<Timing> {
+  const started = performance.now();
+  const response = await fetch(`http://127.0.0.1:${port}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'x-berth-debug': 'calls' },
+    body: JSON.stringify({ query: NESTED_CONTENT_QUERY, variables: { slug: 'bench', registries: 1, repositories: REPOSITORIES, tags: TAGS } }),
+  });
+  const body = (await response.json()) as { data?: { namespace: { registries: { nodes: { repositories: { nodes: { tags: { nodes: unknown[] } }[] } }[] } } }; errors?: unknown[]; extensions: { backendCalls: BackendCallSummary } };
+  const ms = performance.now() - started;
+  if (body.errors) throw new Error(`the query failed: ${JSON.stringify(body.errors)}`);
+  const tags = body.data!.namespace.registries.nodes[0]!.repositories.nodes.reduce((total, repository) => total + repository.tags.nodes.length, 0);
+  if (tags !== REPOSITORIES * TAGS) throw new Error(`the query answered ${tags} tags, not ${REPOSITORIES * TAGS}`);
+  return { ms, calls: body.extensions.backendCalls };
+}
+
+/**
+ * The same data straight from the registry, each call as early as its input is known, with a client
+ * that caches nothing. It reads as berth does, so the registry's pull notifications of these reads
+ * are dropped by berth's hook instead of recorded while berth is being measured.
+ */
+async function floor(berth: RunningBerth): Promise<{ ms: number; calls: number }> {
+  const client = new RegistryClient({ baseUrl: berth.services.registry.embedded!.url, auth: bearerTokens(signedTokens(berth.services.registry.signer, BERTH_SUBJECT)) });
+  const started = performance.now();
+  const paths: string[] = [];
+  for await (const path of client.catalog()) if (path.startsWith('bench/')) paths.push(path);
+  await Promise.all(
+    paths.map(async (path) => {
+      const tags = await client.listTags(path);
+      await Promise.all(
+        tags.map(async (tag) => {
+          const { manifest } = await client.getManifest(path, tag);
+          if (manifest.kind === 'image') await client.getBlobJson(path, manifest.config.digest);
+        }),
+      );
+    }),
+  );
+  return { ms: performance.now() - started, calls: client.calls };
+}
+
+/** Cold: the first query after berth started. Warm: the median of the next ones. Floor: the median of as many direct runs. */
+async function measure(token: string): Promise<{ cold: Timing; warm: Timing; floor: { ms: number; calls: number } }> {
+  const berth = await startBerth(config, db, log, { reconcileIntervalMs: 3_600_000 });
+  try {
+    await berth.services.reconciler.runNow();
+    const cold = await throughBerth(token);
+    const warm: Timing[] = [];
+    const direct: { ms: number; calls: number }[] = [];
+    for (let i = 0; i < ITERATIONS; i++) {
+      warm.push(await throughBerth(token));
+      direct.push(await floor(berth));
+    }
+    return { cold, warm: median(warm, (t) => t.ms), floor: median(direct, (t) => t.ms) };
+  } finally {
+    await berth.close();
+  }
+}
+
+async function seed(): Promise<string> {
+  const berth = await startBerth(config, db, log);
+  try {
+    const admin = await db.user.create({ data: { name: 'bench', isAdmin: true } });
+    const token = (await issueApiToken(db, berth.services.serverKey, { userId: admin.id, name: 'bench' })).secret;
+    const namespace = await db.namespace.create({ data: { slug: 'bench', name: 'Bench' } });
+    await db.registry.create({ data: { namespaceId: namespace.id, kind: 'HOSTED', name: 'bench', slug: 'bench', quotaBytes: 1_000_000_000n } });
+    const started = performance.now();
     await Promise.all(
       Array.from({ length: REPOSITORIES }, async (_, i) => {
-        for (let t = 0; t < TAGS; t++) await pushArtifact(client, `${slug}/repo${i}`, `v${t}`, buildImage({ layerBytes: 512 }));
+        for (let t = 0; t < TAGS; t++) await pushArtifact(berth.services.registry.client, `bench/repo${i}`, `v${t}`, buildImage({ layerBytes: 512 }));
       }),
     );
+    while ((await db.contentTag.count()) < REPOSITORIES * TAGS) await new Promise((resolve) => setTimeout(resolve, 50));
+    console.log(`seeded ${REPOSITORIES * TAGS} images in ${REPOSITORIES} repositories through the V2 API, notifications recorded, in ${seconds(performance.now() - started)}`);
+    return token;
+  } finally {
+    await berth.close();
   }
-  const images = REGISTRIES * REPOSITORIES * TAGS;
-  while ((await db.contentTag.count()) < images) await new Promise((resolve) => setTimeout(resolve, 50));
-  console.log(`seeded ${images} images in ${REGISTRIES * REPOSITORIES} repositories, notifications recorded, in ${seconds(performance.now() - seeded)}`);
+}
 
-  /** One query through berth's HTTP endpoint; `cold` empties the cross-request digest cache first. */
-  const throughBerth = async (cold: boolean): Promise<{ ms: number; calls: BackendCallSummary }> => {
-    if (cold) berth.services.contentCache.clear();
-    const started = performance.now();
-    const response = await fetch(`http://127.0.0.1:${port}/graphql`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'x-berth-debug': 'calls' },
-      body: JSON.stringify({ query: NESTED_CONTENT_QUERY, variables: { slug: 'bench' } }),
-    });
-    const body = (await response.json()) as { errors?: unknown[]; extensions: { backendCalls: BackendCallSummary } };
-    const ms = performance.now() - started;
-    if (body.errors) throw new Error(`the query failed: ${JSON.stringify(body.errors)}`);
-    return { ms, calls: body.extensions.backendCalls };
-  };
-
-  // The floor: the calls berth makes, each as early as its input is known, with the same client settings.
-  const direct = new RegistryClient({ baseUrl: berth.services.registry.embedded!.url, auth: bearerTokens(signedTokens(signer, 'berth')) });
-  const floor = async (withConfigs: boolean): Promise<{ ms: number; calls: number }> => {
-    const before = direct.calls;
-    const started = performance.now();
-    const paths: string[] = [];
-    for await (const path of direct.catalog()) paths.push(path);
-    await Promise.all(
-      paths.map(async (path) => {
-        const tags = await direct.listTags(path);
-        await Promise.all(
-          tags.map(async (tag) => {
-            const { manifest } = await direct.getManifest(path, tag);
-            if (withConfigs && manifest.kind === 'image') await direct.getBlobJson(path, manifest.config.digest);
-          }),
-        );
-      }),
-    );
-    return { ms: performance.now() - started, calls: direct.calls - before };
-  };
-
-  // Warm-up: tokens minted, connections open, code paths compiled.
-  await throughBerth(true);
-  await floor(true);
-
-  const runs = { berthCold: [] as number[], berthWarm: [] as number[], floorCold: [] as number[], floorWarm: [] as number[] };
-  let coldCalls: BackendCallSummary | undefined;
-  let warmCalls: BackendCallSummary | undefined;
-  let floorCalls = { cold: 0, warm: 0 };
-  for (let i = 0; i < ITERATIONS; i++) {
-    const cold = await throughBerth(true);
-    runs.berthCold.push(cold.ms);
-    coldCalls = cold.calls;
-    const warm = await throughBerth(false);
-    runs.berthWarm.push(warm.ms);
-    warmCalls = warm.calls;
-    const floorCold = await floor(true);
-    runs.floorCold.push(floorCold.ms);
-    const floorWarm = await floor(false);
-    runs.floorWarm.push(floorWarm.ms);
-    floorCalls = { cold: floorCold.calls, warm: floorWarm.calls };
+/** Other tenants' registries on the same backend, written into its storage while berth is stopped. */
+async function addOthers(): Promise<void> {
+  const namespace = await db.namespace.create({ data: { slug: 'others', name: 'Others' } });
+  const image = buildImage();
+  for (let r = 0; r < OTHER_REGISTRIES; r++) {
+    await db.registry.create({ data: { namespaceId: namespace.id, kind: 'HOSTED', name: `other${r}`, slug: `other${r}` } });
+    await writeLargeStorage(join(dataDir, 'registry'), `other${r}/repo`, OTHER_REPOSITORIES_EACH, image);
   }
+}
 
-  console.log(`\n${ITERATIONS} runs each, median (mean) wall time per query`);
-  console.log(`berth, digest cache emptied    ${summary(runs.berthCold)}   ${coldCalls!.total} backend calls ${JSON.stringify(coldCalls)}`);
-  console.log(`floor, same calls              ${summary(runs.floorCold)}   ${floorCalls.cold} calls`);
-  console.log(`berth, digest cache warm       ${summary(runs.berthWarm)}   ${warmCalls!.total} backend calls (configs from the cache)`);
-  console.log(`floor, same calls              ${summary(runs.floorWarm)}   ${floorCalls.warm} calls`);
-  console.log(`\nratio berth / floor: ${(median(runs.berthCold) / median(runs.floorCold)).toFixed(2)} cold, ${(median(runs.berthWarm) / median(runs.floorWarm)).toFixed(2)} warm`);
+/** Prisma operations the token endpoint's quota check makes, counted through a client extension. */
+async function quotaStatements(): Promise<number> {
+  let statements = 0;
+  const counting = db.$extends({
+    query: {
+      $allOperations: ({ args, query }) => {
+        statements += 1;
+        return query(args);
+      },
+    },
+  }) as unknown as Db;
+  await quotaRefusals(counting, new Map([['bench', 1_000_000_000n]]));
+  return statements;
+}
+
+try {
+  const token = await seed();
+  const alone = await measure(token);
+  await addOthers();
+  const crowded = await measure(token);
+  const statements = await quotaStatements();
+
+  console.log('');
+  for (const [label, run] of [['alone', alone], [`with ${(OTHER_REGISTRIES * OTHER_REPOSITORIES_EACH).toLocaleString('en')} other repositories`, crowded]] as const) {
+    console.log(`${label}: floor ${run.floor.ms.toFixed(1)} ms (${run.floor.calls} V2 calls); berth cold ${run.cold.ms.toFixed(1)} ms (${run.cold.calls.total} V2 calls), warm ${run.warm.ms.toFixed(1)} ms (${run.warm.calls.total} V2 calls)`);
+  }
+  console.log(`quota check at the token endpoint: ${statements} SQL statement${statements === 1 ? '' : 's'}\n`);
+  report({ figure: `nested query over ${REPOSITORIES} × ${TAGS}, warm, vs the direct V2 floor`, berth: crowded.warm.ms, baseline: crowded.floor.ms, unit: 'ms', goal: { max: 0.05 } });
+  report({ figure: `nested query over ${REPOSITORIES} × ${TAGS}, cold (just started, index built), vs the direct V2 floor`, berth: crowded.cold.ms, baseline: crowded.floor.ms, unit: 'ms', goal: { max: 0.05 } });
+  report({ figure: 'nested query, warm, with 5,000 other repositories on the backend vs without', berth: crowded.warm.ms, baseline: alone.warm.ms, unit: 'ms', goal: { max: 1.25 } });
+  const calls = [alone.cold, alone.warm, crowded.cold, crowded.warm].map((t) => t.calls.total);
+  if (calls.some((count) => count !== 0)) console.log(`NOT met: berth made V2 calls (${calls.join(', ')})`);
 } finally {
-  await berth.close();
   await db.$disconnect();
   await rm(root, { recursive: true, force: true });
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
-
-function summary(values: number[]): string {
-  const mean = values.reduce((total, value) => total + value, 0) / values.length;
-  return `${median(values).toFixed(1).padStart(7)} ms (${mean.toFixed(1)} ms)`;
+function median<T>(values: T[], key: (value: T) => number): T {
+  return [...values].sort((a, b) => key(a) - key(b))[Math.floor(values.length / 2)]!;
 }
 
 function seconds(ms: number): string {
-  return `${(ms / 1000).toFixed(1)} s`;
+  return `${(ms / 1000).toFixed(2)} s`;
 }

@@ -3,7 +3,7 @@ import type { LayerFacts, ManifestFacts, PlatformFacts } from '../registry/conte
 import { isDigest } from '../registry/v2/reference.js';
 import { builder } from './builder.js';
 import { OrderDirection } from './ordering.js';
-import { canSeeRegistry, contentOf, parseContentId, type RepositoryRecord, RepositoryRef, repositoryRecord } from './repository.js';
+import { contentOf, parseContentId, type RepositoryRecord, RepositoryRef, repositoryRecord } from './repository.js';
 import { TagRef } from './tag.js';
 
 /** One manifest (image or index) of a repository, by digest. */
@@ -76,7 +76,7 @@ builder.node(ImageRef, {
     const digest = parsed.rest.slice(at + 1);
     return repository && isDigest(digest) ? loadImage(ctx, repository, digest) : null;
   },
-  authScopes: ({ repository }, ctx) => canSeeRegistry(ctx, repository.registry),
+  // Reached only through a Registry or Repository the viewer may see, or node(id), whose lookup is scoped to the viewer.
   fields: (t) => ({
     repository: t.field({ type: RepositoryRef, resolve: (image) => image.repository }),
     digest: t.exposeString('digest'),

@@ -4,6 +4,7 @@ import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '.
 import { addMember, removeMember, updateMember } from '../tenancy/members.js';
 import { createNamespace, deleteNamespace, renameNamespace } from '../tenancy/namespaces.js';
 import { builder } from './builder.js';
+import { connectionComplexity } from './pagination.js';
 import { decodeIdOf } from './global-id.js';
 import { OrderDirection, prismaDirection } from './ordering.js';
 import { RegistryKindEnum, RegistryOrder, registryOrderBy } from './registry.js';
@@ -32,6 +33,7 @@ export const Namespace = builder.prismaNode('Namespace', {
     registries: t.relatedConnection('registries', {
       cursor: 'id',
       totalCount: true,
+      complexity: connectionComplexity,
       args: {
         kind: t.arg({ type: RegistryKindEnum }),
         orderBy: t.arg({ type: RegistryOrder }),

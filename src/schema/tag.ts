@@ -4,7 +4,7 @@ import { isTag } from '../registry/v2/reference.js';
 import { builder } from './builder.js';
 import { ImageRef } from './image.js';
 import { OrderDirection } from './ordering.js';
-import { canSeeRegistry, contentOf, parseContentId, type RepositoryRecord, RepositoryRef, repositoryRecord } from './repository.js';
+import { contentOf, parseContentId, type RepositoryRecord, RepositoryRef, repositoryRecord } from './repository.js';
 
 /** A tag and the digest it points at, as read when the tag was listed or looked up. */
 export interface TagRecord {
@@ -40,7 +40,7 @@ builder.node(TagRef, {
     const repository = repositoryRecord(ctx, parsed.registry, parsed.rest.slice(0, colon));
     return repository && loadTag(ctx, repository, parsed.rest.slice(colon + 1));
   },
-  authScopes: ({ repository }, ctx) => canSeeRegistry(ctx, repository.registry),
+  // Reached only through a Registry or Repository the viewer may see, or node(id), whose lookup is scoped to the viewer.
   fields: (t) => ({
     name: t.string({ resolve: ({ tag }) => tag.name }),
     repository: t.field({ type: RepositoryRef, resolve: ({ repository }) => repository }),

@@ -92,20 +92,20 @@ export async function startSilentRegistry(app: TestApp): Promise<{ client: Regis
   };
 }
 
-/** Every field of the content graph, three registries deep. */
+/** Every field of the content graph, three levels deep (page sizes: 3 registries, 10 repositories, 5 tags unless told). */
 export const NESTED_CONTENT_QUERY = /* GraphQL */ `
-  query ($slug: String!) {
+  query ($slug: String!, $registries: Int = 3, $repositories: Int = 10, $tags: Int = 5) {
     namespace(slug: $slug) {
       storageBytes
-      registries(first: 3) {
+      registries(first: $registries) {
         nodes {
           name storageBytes repositoryCount imageCount lastPushedAt quota { usedBytes }
-          repositories(first: 10) {
+          repositories(first: $repositories) {
             totalCount
             nodes {
               id name path tagCount imageCount sizeBytes lastPushedAt
               images(first: 5) { totalCount nodes { id digest } }
-              tags(first: 5) {
+              tags(first: $tags) {
                 totalCount
                 nodes {
                   id name digest sizeBytes pushedAt pulledAt signed

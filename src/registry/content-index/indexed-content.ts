@@ -7,7 +7,17 @@ import { signatureTag } from '../content.js';
 import { planDeletion, type RepositoryGraph, tagsPointingAt } from '../deletion-plan.js';
 import { isDigest } from '../v2/reference.js';
 import { freedBytes, type Revision } from './freed-bytes.js';
-import { type ImageRow, imageCountByRepository, imagePage, reclaimableBytes, storedBytesByRepository, usageBySlug } from './queries.js';
+import {
+  type FirstPages,
+  firstImagePages,
+  firstTagPages,
+  type ImageRow,
+  imageCountByRepository,
+  imagePage,
+  reclaimableBytes,
+  storedBytesByRepository,
+  usageBySlug,
+} from './queries.js';
 
 const DEFAULT_PAGE_SIZE = 20;
 
@@ -33,7 +43,24 @@ export function createIndexLoaders(db: Db) {
   const firsts = (pairs: readonly Pair[]) => [...new Set(pairs.map(([first]) => first))];
   const seconds = (pairs: readonly Pair[]) => [...new Set(pairs.map(([, second]) => second))];
 
+  const manifest = new DataLoader<string, ContentManifest | null>(async (digests) => {
+    const rows = new Map((await db.contentManifest.findMany({ where: { digest: { in: [...digests] } } })).map((row) => [row.digest, row]));
+    return digests.map((digest) => rows.get(digest) ?? null);
+  });
+  const references = new DataLoader<string, ContentReference[]>(async (digests) => {
+    const rows = await db.contentReference.findMany({ where: { manifestDigest: { in: [...digests] } }, orderBy: [{ manifestDigest: 'asc' }, { position: 'asc' }] });
+    const byManifest = new Map<string, ContentReference[]>();
+    for (const row of rows) byManifest.set(row.manifestDigest, [...(byManifest.get(row.manifestDigest) ?? []), row]);
+    return digests.map((digest) => byManifest.get(digest) ?? []);
+  });
+
   return {
+    manifest,
+    references,
+    /** A manifest's facts, built once per request however many fields read them. */
+    facts: new DataLoader<string, ManifestFacts | null>((digests) =>
+      Promise.all(digests.map(async (digest) => manifestFactsOf(digest, await manifest.load(digest), await references.load(digest)))),
+    ),
     repository: new DataLoader<string, ContentRepository | null>(async (paths) => {
       const rows = new Map((await db.contentRepository.findMany({ where: { path: { in: [...paths] } } })).map((row) => [row.path, row]));
       return paths.map((path) => rows.get(path) ?? null);
@@ -90,16 +117,6 @@ export function createIndexLoaders(db: Db) {
       const subjectOf = new Map(subjects.map((row) => [row.digest, row.subject!]));
       return new Map(linked.map((row) => [pairKey([row.repositoryId, subjectOf.get(row.digest)!]), true]));
     }, false),
-    manifest: new DataLoader<string, ContentManifest | null>(async (digests) => {
-      const rows = new Map((await db.contentManifest.findMany({ where: { digest: { in: [...digests] } } })).map((row) => [row.digest, row]));
-      return digests.map((digest) => rows.get(digest) ?? null);
-    }),
-    references: new DataLoader<string, ContentReference[]>(async (digests) => {
-      const rows = await db.contentReference.findMany({ where: { manifestDigest: { in: [...digests] } }, orderBy: [{ manifestDigest: 'asc' }, { position: 'asc' }] });
-      const byManifest = new Map<string, ContentReference[]>();
-      for (const row of rows) byManifest.set(row.manifestDigest, [...(byManifest.get(row.manifestDigest) ?? []), row]);
-      return digests.map((digest) => byManifest.get(digest) ?? []);
-    }),
     graph: new DataLoader<string, IndexedGraph>(async (ids) => {
       const [tags, revisions] = await Promise.all([
         db.contentTag.findMany({ where: { repositoryId: { in: [...ids] } }, select: { repositoryId: true, name: true, digest: true }, orderBy: { name: 'asc' } }),
@@ -116,6 +133,12 @@ export function createIndexLoaders(db: Db) {
         revisions: new Set(revisions.filter((revision) => revision.repositoryId === repositoryId).map((revision) => revision.digest)),
       }));
     }),
+    /** (repository id, first page) → its tags; every repository asking the same page in one statement. */
+    firstTags: byFirstPage<ContentTag>(async (page) => {
+      const ids = await firstTagPages(db, page);
+      return db.contentTag.findMany({ where: { id: { in: ids } } });
+    }),
+    firstImages: byFirstPage<ImageRow & { repositoryId: string }>((page) => firstImagePages(db, page)),
     reclaimable: new DataLoader<string, number>((slugs) => Promise.all(slugs.map((slug) => reclaimableBytes(db, slug)))),
     /** Deletion sets (as produced by a planner) → bytes they would free; all sets of a tick in one pass. */
     freed: new DataLoader<readonly Revision[], number>((sets) => freedBytes(db, sets), { cache: false }),
@@ -123,6 +146,45 @@ export function createIndexLoaders(db: Db) {
 }
 
 export type IndexLoaders = ReturnType<typeof createIndexLoaders>;
+
+interface FirstPageKey {
+  repositoryId: string;
+  order: string;
+  ascending: boolean;
+  take: number;
+}
+
+/**
+ * A loader of first pages (no cursor): the repositories that ask for the same page in one tick are
+ * answered by one statement, each repository's rows then sorted back into page order.
+ */
+function byFirstPage<Row extends { id: string; repositoryId: string }>(load: (page: FirstPages) => Promise<Row[]>) {
+  const keyOf = ({ repositoryId, order, ascending, take }: FirstPageKey) => `${repositoryId}\u0000${order}\u0000${ascending}\u0000${take}`;
+  return new DataLoader<FirstPageKey, Row[], string>(
+    async (keys) => {
+      const pages = new Map<string, FirstPageKey[]>();
+      for (const key of keys) {
+        const page = `${key.order}\u0000${key.ascending}\u0000${key.take}`;
+        pages.set(page, [...(pages.get(page) ?? []), key]);
+      }
+      const rows = new Map<string, Row[]>();
+      for (const group of pages.values()) {
+        const { order, ascending, take } = group[0]!;
+        for (const row of await load({ parentIds: group.map((key) => key.repositoryId), order, ascending, take })) {
+          rows.set(row.repositoryId, [...(rows.get(row.repositoryId) ?? []), row]);
+        }
+      }
+      return keys.map((key) => sortedRows(rows.get(key.repositoryId) ?? [], key.order as keyof Row, key.ascending));
+    },
+    { cacheKeyFn: keyOf },
+  );
+}
+
+function sortedRows<Row extends { id: string }>(rows: Row[], order: keyof Row, ascending: boolean): Row[] {
+  const sign = ascending ? 1 : -1;
+  const compare = (a: unknown, b: unknown) => (a instanceof Date && b instanceof Date ? a.getTime() - b.getTime() : a! < b! ? -1 : a! > b! ? 1 : 0);
+  return [...rows].sort((a, b) => sign * (compare(a[order], b[order]) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)));
+}
 
 /** The content of the hosted registry that owns `slug`, read from the content index. */
 export function indexedContent(db: Db, loaders: IndexLoaders, slug: string): ContentReader {
@@ -132,23 +194,7 @@ export function indexedContent(db: Db, loaders: IndexLoaders, slug: string): Con
     const row = await repository(path);
     return row ? read(row) : missing;
   };
-  const manifestFacts = async (digest: string): Promise<ManifestFacts | null> => {
-    const [row, references] = await Promise.all([loaders.manifest.load(digest), loaders.references.load(digest)]);
-    if (!row) return null;
-    return {
-      digest,
-      mediaType: row.mediaType,
-      size: Number(row.size),
-      isIndex: row.isIndex,
-      configDigest: row.configDigest,
-      layers: row.isIndex ? [] : references.slice(1).map(({ digest: layer, mediaType, size }) => ({ digest: layer, mediaType, size: Number(size) })),
-      platforms: row.isIndex
-        ? references.flatMap(({ digest: child, mediaType, os, architecture, variant }) =>
-            os !== null && architecture !== null ? [{ digest: child, mediaType, os, architecture, variant }] : [],
-          )
-        : [],
-    };
-  };
+  const manifestFacts = (digest: string): Promise<ManifestFacts | null> => loaders.facts.load(digest);
   const imageBytes = async (digest: string): Promise<number | null> => {
     const row = await loaders.manifest.load(digest);
     if (!row) return null;
@@ -199,6 +245,7 @@ export function indexedContent(db: Db, loaders: IndexLoaders, slug: string): Con
           valueOf: (tag) => tag[field],
           idOf: (tag) => tag.id,
           fetch: (after, ascending, take) => {
+            if (after === null) return loaders.firstTags.load({ repositoryId: row.id, order: field, ascending, take });
             const keyset = prismaKeyset(field, after, ascending);
             return db.contentTag.findMany({ where: { repositoryId: row.id, ...keyset.where }, orderBy: keyset.orderBy, take });
           },
@@ -218,7 +265,8 @@ export function indexedContent(db: Db, loaders: IndexLoaders, slug: string): Con
           defaultSize: DEFAULT_PAGE_SIZE,
           valueOf: (image) => image[order],
           idOf: (image) => image.id,
-          fetch: (after, ascending, take) => imagePage(db, row.id, order, after, ascending, take),
+          fetch: (after, ascending, take) =>
+            after === null ? loaders.firstImages.load({ repositoryId: row.id, order, ascending, take }) : imagePage(db, row.id, order, after, ascending, take),
         });
         return { ...mapPage(page, (image) => image.digest), totalCount: () => loaders.imageCount.load(row.id) };
       }),
@@ -256,6 +304,23 @@ export function indexedContent(db: Db, loaders: IndexLoaders, slug: string): Con
       }),
     tagExclusiveBytes: (path, tag) =>
       withRepository(path, 0, async (row) => freedByPlan(await loaders.graph.load(row.id), new Set([tag]), [], false)),
+  };
+}
+
+function manifestFactsOf(digest: string, row: ContentManifest | null, references: readonly ContentReference[]): ManifestFacts | null {
+  if (!row) return null;
+  return {
+    digest,
+    mediaType: row.mediaType,
+    size: Number(row.size),
+    isIndex: row.isIndex,
+    configDigest: row.configDigest,
+    layers: row.isIndex ? [] : references.slice(1).map(({ digest: layer, mediaType, size }) => ({ digest: layer, mediaType, size: Number(size) })),
+    platforms: row.isIndex
+      ? references.flatMap(({ digest: child, mediaType, os, architecture, variant }) =>
+          os !== null && architecture !== null ? [{ digest: child, mediaType, os, architecture, variant }] : [],
+        )
+      : [],
   };
 }
 

@@ -103,3 +103,38 @@ export async function reclaimableBytes(db: Db, slug: string): Promise<number> {
       AND NOT EXISTS (SELECT 1 FROM "ContentReference" f JOIN "ContentRevision" r ON r."digest" = f."manifestDigest" WHERE f."digest" = b."digest")`;
   return Number(row?.bytes ?? 0);
 }
+
+/** The first page of several parents' lists at once: ids of the first `take` rows of each, in order. */
+export interface FirstPages {
+  parentIds: readonly string[];
+  order: string;
+  ascending: boolean;
+  take: number;
+}
+
+/**
+ * The ids of each repository's first `take` tags in one statement (a window function numbers each
+ * repository's rows), where a page per repository would cost a statement each.
+ */
+export async function firstTagPages(db: Db, { parentIds, order, ascending, take }: FirstPages): Promise<string[]> {
+  const column = Prisma.raw(`t."${order}"`);
+  const direction = Prisma.raw(ascending ? 'ASC' : 'DESC');
+  const rows = await db.$queryRaw<{ id: string }[]>`
+    SELECT "id" FROM (
+      SELECT t."id", ROW_NUMBER() OVER (PARTITION BY t."repositoryId" ORDER BY ${column} ${direction}, t."id" ${direction}) AS "rank"
+      FROM "ContentTag" t WHERE t."repositoryId" IN (${Prisma.join(parentIds)})
+    ) AS "ranked" WHERE "rank" <= ${take}`;
+  return rows.map((row) => row.id);
+}
+
+/** Each repository's first `take` images (as imagePage orders them) in one statement. */
+export async function firstImagePages(db: Db, { parentIds, order, ascending, take }: FirstPages): Promise<(ImageRow & { repositoryId: string })[]> {
+  const column = Prisma.raw(`r."${order}"`);
+  const direction = Prisma.raw(ascending ? 'ASC' : 'DESC');
+  return db.$queryRaw<(ImageRow & { repositoryId: string })[]>`
+    SELECT "id", "repositoryId", "digest", "pushedAt" FROM (
+      SELECT r."id", r."repositoryId", r."digest", r."pushedAt",
+        ROW_NUMBER() OVER (PARTITION BY r."repositoryId" ORDER BY ${column} ${direction}, r."id" ${direction}) AS "rank"
+      FROM "ContentRevision" r WHERE r."repositoryId" IN (${Prisma.join(parentIds)}) AND ${IS_TOP_LEVEL}
+    ) AS "ranked" WHERE "rank" <= ${take}`;
+}

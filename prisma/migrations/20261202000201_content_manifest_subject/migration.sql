@@ -1,0 +1,2 @@
+-- CreateIndex
+CREATE INDEX "ContentManifest_subject_idx" ON "ContentManifest"("subject");
