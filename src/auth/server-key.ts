@@ -1,5 +1,5 @@
 import { hkdfSync, randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../atomic-file.js';
 
@@ -28,6 +28,7 @@ export class ServerKey {
     });
     if (existing !== null) return new ServerKey(Buffer.from(existing.trim(), 'base64url'));
     const generated = randomBytes(KEY_BYTES);
+    await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
     // 'wx' inside writeFileAtomic's temp file plus rename: a concurrent first start keeps one of the two.
     await writeFileAtomic(file, generated.toString('base64url'), 0o600);
     return ServerKey.load(options);

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { Transform, pipeline } from 'node:stream';
 import { BerthError } from '../errors.js';
 import type { RegistryClient } from '../registry/v2/client.js';
 import type { PlannedBlob } from './import-plan.js';
@@ -30,32 +31,36 @@ export async function copyBlob(
   let size = 0;
   let failure: Error | null = null;
   const { body } = await source.client.getBlobStream(source.repository, blob.digest);
-  const verified = body.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      transform: (chunk, controller) => {
-        if (signal.aborted) {
-          failure = signal.reason instanceof Error ? signal.reason : new Error('cancelled');
-          controller.error(failure);
-          return;
-        }
+  const stop = (): void => void verified.destroy(signal.reason instanceof Error ? signal.reason : new Error('cancelled'));
+  // pipeline() carries a failing source into the upload, and a failed check back to the source,
+  // and owns the errors (the upload has its own answer to throw).
+  const verified = pipeline(
+    body,
+    new Transform({
+      transform: (chunk: Buffer, _encoding, done) => {
         hash.update(chunk);
         size += chunk.byteLength;
         onBytes(chunk.byteLength);
-        controller.enqueue(chunk);
+        done(null, chunk);
       },
-      flush: (controller) => {
+      flush: (done) => {
         const actual = hash.digest('hex');
-        if (actual === expected && size === blob.size) return;
+        if (actual === expected && size === blob.size) return done();
         failure = new BlobVerificationError(
           `blob ${blob.digest} from the source does not match its digest (got ${size} bytes hashing to ${algorithm}:${actual.slice(0, 12)}…, expected ${blob.size} bytes); nothing was stored`,
         );
-        controller.error(failure);
+        done(failure);
       },
     }),
+    () => undefined,
   );
+  signal.addEventListener('abort', stop, { once: true });
   try {
     await target.client.pushBlobStream(target.repository, blob.digest, blob.size, verified);
   } catch (error) {
     throw failure ?? error;
+  } finally {
+    signal.removeEventListener('abort', stop);
+    body.destroy();
   }
 }

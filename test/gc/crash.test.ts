@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -11,6 +10,7 @@ import { bearerTokens } from '../../src/registry/v2/auth.js';
 import { RegistryClient } from '../../src/registry/v2/client.js';
 import { RegistryTokenSigner } from '../../src/registry/hosted/token-signer.js';
 import type { Data } from '../support/app.js';
+import { type BerthProcess, startBerthProcess } from '../support/berth-process.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { GC_JOB, START_GC, TERMINAL } from '../support/gc.js';
 import { blobsOf, buildImage, pushArtifact, type TestImage } from '../support/oci-images.js';
@@ -26,52 +26,28 @@ const adminToken = `berth_${randomBytes(24).toString('hex')}`;
 const port = await freePort();
 const registryPort = await freePort();
 let database: TestDatabase;
-let berth: ChildProcess | undefined;
-let output = '';
+let berth: BerthProcess | undefined;
 
 beforeAll(async () => {
   database = await createTestDatabase();
 });
 
 afterAll(async () => {
-  if (berth) await killGroup(berth, 'SIGKILL');
+  await berth?.stop('SIGKILL');
   await database?.drop();
   await rm(dataDir, { recursive: true, force: true });
 });
 
-/** berth as `npm start` runs it, in a process group of its own with its registry and garbage-collect. */
-async function startBerthProcess(): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: {
-      ...process.env,
-      BERTH_DATA_DIR: dataDir,
-      BERTH_PORT: String(port),
-      BERTH_REGISTRY_PORT: String(registryPort),
-      DATABASE_URL: database.url,
-      BERTH_ADMIN_TOKEN: adminToken,
-      BERTH_GC_MIN_INTERVAL: '0',
-      BERTH_LOG_LEVEL: 'warn',
-    },
+function startBerth(): Promise<BerthProcess> {
+  return startBerthProcess({
+    BERTH_DATA_DIR: dataDir,
+    BERTH_PORT: String(port),
+    BERTH_REGISTRY_PORT: String(registryPort),
+    DATABASE_URL: database.url,
+    BERTH_ADMIN_TOKEN: adminToken,
+    BERTH_GC_MIN_INTERVAL: '0',
+    BERTH_LOG_LEVEL: 'warn',
   });
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`berth exited (${child.exitCode}):\n${output}`);
-    const ready = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false);
-    if (ready) return child;
-    if (Date.now() > deadline) throw new Error(`berth did not get ready:\n${output}`);
-    await sleep(100);
-  }
-}
-
-async function killGroup(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  process.kill(-child.pid!, signal);
-  await exited;
 }
 
 async function gql(query: string, variables: Record<string, unknown> = {}): Promise<Data> {
@@ -121,7 +97,7 @@ async function writeOrphanBlobs(count: number): Promise<void> {
 
 describe('berth SIGKILLed alone while garbage-collect sweeps', () => {
   it('ends the orphaned sweep and registry at restart, finds the job INTERRUPTED, the registry writable, and collects on the next run', { timeout: 180_000 }, async () => {
-    berth = await startBerthProcess();
+    berth = await startBerth();
     const namespace = (await gql(CREATE_NAMESPACE, { input: { slug: 'crash', name: 'Crash' } })).createNamespace.namespace;
     const registry = (await gql(CREATE_REGISTRY, { input: { namespaceId: namespace.id, name: 'crash', slug: 'crash' } })).createRegistry.registry;
     const signer = await RegistryTokenSigner.open({ dir: join(dataDir, 'keys'), issuer: TOKEN_ISSUER, service: TOKEN_SERVICE });
@@ -139,14 +115,14 @@ describe('berth SIGKILLed alone while garbage-collect sweeps', () => {
     expect(sweeping).toBeDefined();
 
     // berth alone: what it spawned lives on, as after an OOM kill.
-    const exited = once(berth, 'exit');
-    process.kill(berth.pid!, 'SIGKILL');
+    const exited = once(berth.child, 'exit');
+    process.kill(berth.child.pid!, 'SIGKILL');
     await exited;
     // garbage-collect dies of SIGPIPE at its next output line; the read-only registry lives on.
     const orphans = [sweeping!, ...(await processesOnStorage()).filter(({ pid }) => pid !== sweeping!.pid)];
     expect(orphans.some(({ args }) => args.includes('serve'))).toBe(true);
 
-    berth = await startBerthProcess();
+    berth = await startBerth();
     const running = await processesOnStorage();
     expect(running.filter(({ args }) => args.includes('garbage-collect'))).toEqual([]);
     expect(running.filter(({ args }) => args.includes('serve'))).toHaveLength(1);
@@ -167,8 +143,8 @@ describe('berth SIGKILLed alone while garbage-collect sweeps', () => {
     expect(await storedBlobs()).toEqual(new Set([...blobDigests(kept), ...blobDigests(afterCrash)]));
     expect((await client.headManifest('crash/app', 'v2'))?.digest).toBe(kept.digest);
 
-    await killGroup(berth, 'SIGTERM');
-    expect(berth.exitCode).toBe(0);
+    await berth.stop('SIGTERM');
+    expect(berth.child.exitCode).toBe(0);
     berth = undefined;
   });
 });

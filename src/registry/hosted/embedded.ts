@@ -150,6 +150,11 @@ export class EmbeddedRegistry extends EventEmitter<EmbeddedRegistryEvents> {
     return this.current?.pid;
   }
 
+  /** The unix socket of the process that serves, if any: berth's own requests go there directly. */
+  get socketPath(): string | undefined {
+    return this.current?.socketPath;
+  }
+
   /** The config file berth writes; `garbage-collect` reads the storage settings from it. */
   get configFile(): string {
     return this.configPath;

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { Agent, type Dispatcher } from 'undici';
 import type { Config } from '../../config.js';
 import { bearerTokens, type TokenFor } from '../v2/auth.js';
 import { RegistryClient } from '../v2/client.js';
@@ -52,6 +53,51 @@ export async function openHostedBackend(config: Config, log: Logger): Promise<Ho
         logger: log,
       });
   await embedded?.start();
-  const client = new RegistryClient({ baseUrl: config.registry.url ?? embedded!.url, auth: bearerTokens(signedTokens(signer, BERTH_SUBJECT)) });
-  return { client, signer, embedded, hookSecret, close: async () => embedded?.stop() };
+  const direct = embedded && directToServingProcess(embedded);
+  const client = new RegistryClient({
+    baseUrl: config.registry.url ?? embedded!.url,
+    auth: bearerTokens(signedTokens(signer, BERTH_SUBJECT)),
+    ...(direct ? { dispatcher: direct.dispatcher } : {}),
+  });
+  return {
+    client,
+    signer,
+    embedded,
+    hookSecret,
+    close: async () => {
+      await embedded?.stop();
+      await direct?.close();
+    },
+  };
+}
+
+/**
+ * berth's own requests (filling the index, deletions, imports) go straight to the registry process
+ * that serves, over its unix socket. The relay on the public port keeps outside clients'
+ * connections alive across a handover; berth follows the handover itself, and would otherwise carry
+ * every byte of an import through its own process twice more. Requests in flight to a process being
+ * replaced finish there (the registry drains before it exits).
+ */
+function directToServingProcess(embedded: EmbeddedRegistry): { dispatcher: () => Dispatcher | undefined; close(): Promise<void> } {
+  const agents = new Map<string, Agent>();
+  return {
+    dispatcher: () => {
+      const socketPath = embedded.socketPath;
+      if (socketPath === undefined) return undefined;
+      let agent = agents.get(socketPath);
+      if (!agent) {
+        for (const [path, previous] of agents) {
+          agents.delete(path);
+          void previous.close();
+        }
+        agent = new Agent({ connect: { socketPath } });
+        agents.set(socketPath, agent);
+      }
+      return agent;
+    },
+    close: async () => {
+      await Promise.all([...agents.values()].map((agent) => agent.close()));
+      agents.clear();
+    },
+  };
 }

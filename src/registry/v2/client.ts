@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { type Dispatcher, request as undiciRequest } from 'undici';
 import { z } from 'zod';
 import type { RegistryAuth } from './auth.js';
 import { RegistryError, RegistryUnavailableError, registryErrorFromResponse } from './errors.js';
@@ -16,6 +18,8 @@ export interface RegistryClientOptions {
   maxConcurrency?: number;
   /** Called once per HTTP request when it settles; `status` is absent when no answer arrived. */
   onRequest?: (event: RegistryRequestEvent) => void;
+  /** How each request connects, when not over TCP to `baseUrl` (berth's own registry process, over its unix socket). */
+  dispatcher?: () => Dispatcher | undefined;
 }
 
 export interface RegistryRequestEvent {
@@ -46,12 +50,14 @@ export interface PushedBlob {
 /** A blob read as it streams, never held whole in memory. */
 export interface BlobStream {
   size: number;
-  body: ReadableStream<Uint8Array>;
+  body: Readable;
 }
 
 const DEFAULT_TIMEOUT_MS = 10_000;
 const DEFAULT_MAX_CONCURRENCY = 16;
 const MAX_CATALOG_PAGE = 1000;
+/** Blob GETs may be redirected to storage (a CDN, an object store); credentials never follow across origins. */
+const MAX_BLOB_REDIRECTS = 5;
 /** Node's TLS failures carry these codes; anything else without an answer is the network. */
 const TLS_ERROR = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/;
 
@@ -72,6 +78,7 @@ export class RegistryClient {
   private readonly timeoutMs: number;
   private readonly auth: RegistryAuth;
   private readonly onRequest: ((event: RegistryRequestEvent) => void) | undefined;
+  private readonly dispatcher: (() => Dispatcher | undefined) | undefined;
   private readonly slots: Slots;
   private callCount = 0;
 
@@ -80,6 +87,7 @@ export class RegistryClient {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.auth = options.auth;
     this.onRequest = options.onRequest;
+    this.dispatcher = options.dispatcher;
     this.slots = new Slots(options.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY);
   }
 
@@ -250,19 +258,19 @@ export class RegistryClient {
   }
 
   /**
-   * A blob as a stream, for copying it without holding it in memory. The stream errors when the
-   * registry pauses longer than the timeout; cancel it to stop early.
+   * A blob as a stream, for copying it without holding it in memory, following the redirects
+   * registries send blob reads to. The stream errors when the registry pauses longer than the
+   * timeout; destroy it to stop early.
    */
   async getBlobStream(repository: string, digest: string): Promise<BlobStream> {
     assertRepositoryName(repository);
     assertDigest(digest);
     const operation = `GET blob ${repository}@${digest}`;
-    const { res, idle } = await this.open('GET', `/v2/${repository}/blobs/${digest}`, [pull(repository)], operation);
-    if (res.status !== 200 || !res.body) {
-      idle.stop();
-      throw toRegistryError({ res, body: new Uint8Array(await res.arrayBuffer()) }, operation);
+    const res = await this.stream('GET', this.sameOrigin(`/v2/${repository}/blobs/${digest}`, operation), [pull(repository)], operation);
+    if (res.statusCode !== 200) {
+      throw registryErrorFromResponse({ status: res.statusCode, statusText: '' }, await res.body.text(), operation);
     }
-    return { size: Number(res.headers.get('content-length') ?? 0), body: idle.watch(res.body) };
+    return { size: Number(res.headers['content-length'] ?? 0), body: res.body };
   }
 
   /**
@@ -286,21 +294,20 @@ export class RegistryClient {
 
   /**
    * Uploads a blob from a stream: POST opens a session, one PUT streams the body and names the
-   * digest, which the registry checks before it stores anything.
+   * digest, which the registry checks before it stores anything. The body is read only as fast as
+   * the registry takes it.
    */
-  async pushBlobStream(repository: string, digest: string, size: number, body: ReadableStream<Uint8Array>): Promise<void> {
+  async pushBlobStream(repository: string, digest: string, size: number, body: Readable): Promise<void> {
     assertRepositoryName(repository);
     assertDigest(digest);
-    const scopes = [push(repository)];
     const operation = `PUT blob ${repository}@${digest}`;
     const target = await this.startUpload(repository, digest, operation);
-    const { res, idle } = await this.open('PUT', target, scopes, operation, {
+    const res = await this.stream('PUT', target, [push(repository)], operation, {
       headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
       body,
     });
-    const answer = { res, body: new Uint8Array(await res.arrayBuffer()) };
-    idle.stop();
-    this.expectStatus(answer, [201], operation);
+    const answer = await res.body.text();
+    if (res.statusCode !== 201) throw registryErrorFromResponse({ status: res.statusCode, statusText: '' }, answer, operation);
   }
 
   /** Opens an upload session; returns where to PUT the blob, its digest already named. */
@@ -350,12 +357,14 @@ export class RegistryClient {
     let status: number | undefined;
     try {
       this.callCount += 1;
-      const res = await fetch(url, {
+      const requestInit: RequestInit & { dispatcher?: Dispatcher } = {
         method,
         headers: { ...init.headers, ...(authorization ? { authorization } : {}) },
         body: init.body && fetchableBytes(init.body),
         signal: AbortSignal.timeout(this.timeoutMs),
-      });
+        dispatcher: this.dispatcher?.(),
+      };
+      const res = await fetch(url, requestInit);
       status = res.status;
       return { res, body: new Uint8Array(await res.arrayBuffer()) };
     } catch (error) {
@@ -366,47 +375,45 @@ export class RegistryClient {
   }
 
   /**
-   * A request whose body (sent or received) streams: the timeout bounds each pause, not the whole
-   * transfer. A streamed request body cannot be sent twice, so such a request is authorized up
-   * front (the session that precedes it already met any challenge).
+   * A request whose body (sent or received) streams, with Node streams end to end so that
+   * backpressure holds: the timeout bounds each pause (`bodyTimeout`), not the whole transfer. A
+   * streamed request body cannot be sent twice, so such a request is authorized up front (the
+   * upload session before it already met any challenge); a streamed read retries once after a 401.
    */
-  private async open(
-    method: string,
-    target: string | URL,
+  private async stream(
+    method: 'GET' | 'PUT',
+    url: URL,
     scopes: readonly string[],
     operation: string,
-    init: { headers?: Record<string, string>; body?: ReadableStream<Uint8Array> } = {},
-  ): Promise<{ res: Response; idle: IdleTimer }> {
-    const url = this.sameOrigin(target, operation);
-    let authorization: string | null = null;
-    const request = async (): Promise<{ res: Response; idle: IdleTimer }> => {
-      authorization = await this.auth.authorize(scopes);
-      const idle = new IdleTimer(this.timeoutMs);
+    init: { headers?: Record<string, string>; body?: Readable } = {},
+  ): Promise<Dispatcher.ResponseData> {
+    const send = async (authorization: string | null): Promise<Dispatcher.ResponseData> => {
       const startedAt = performance.now();
       this.callCount += 1;
       try {
-        const body = init.body && idle.watch(init.body);
-        const requestInit: RequestInit & { duplex?: 'half' } = {
+        const res = await undiciRequest(url, {
           method,
           headers: { ...init.headers, ...(authorization ? { authorization } : {}) },
-          signal: idle.signal,
-          ...(body ? { body, duplex: 'half' } : {}),
-        };
-        const res = await fetch(url, requestInit);
-        this.onRequest?.({ method, path: url.pathname, status: res.status, durationMs: performance.now() - startedAt });
-        return { res, idle };
+          body: init.body,
+          dispatcher: this.dispatcher?.(),
+          headersTimeout: this.timeoutMs,
+          bodyTimeout: this.timeoutMs,
+          ...(method === 'GET' ? { maxRedirections: MAX_BLOB_REDIRECTS } : {}),
+        });
+        this.onRequest?.({ method, path: url.pathname, status: res.statusCode, durationMs: performance.now() - startedAt });
+        return res;
       } catch (error) {
-        idle.stop();
         this.onRequest?.({ method, path: url.pathname, status: undefined, durationMs: performance.now() - startedAt });
         throw this.unavailable(error, operation);
       }
     };
-    const first = await request();
-    if (first.res.status !== 401 || init.body) return first;
-    if (!(await this.auth.challenged(first.res.headers.get('www-authenticate'), scopes, authorization))) return first;
-    first.idle.stop();
-    await first.res.body?.cancel();
-    return request();
+    const authorization = await this.auth.authorize(scopes);
+    const first = await send(authorization);
+    if (first.statusCode !== 401 || init.body) return first;
+    const challenge = first.headers['www-authenticate'];
+    if (!(await this.auth.challenged(typeof challenge === 'string' ? challenge : null, scopes, authorization))) return first;
+    await first.body.dump();
+    return send(await this.auth.authorize(scopes));
   }
 
   private expectStatus(answer: Answer, expected: readonly number[], operation: string): void {
@@ -426,9 +433,10 @@ export class RegistryClient {
   private unavailable(error: unknown, operation: string): unknown {
     if (error instanceof RegistryError) return error;
     if (!(error instanceof Error)) return error;
-    if (error.name === 'TimeoutError' || error.name === 'AbortError') {
+    if (['TimeoutError', 'AbortError', 'HeadersTimeoutError', 'BodyTimeoutError'].includes(error.name)) {
       return new RegistryUnavailableError('UNAVAILABLE', `${operation}: no answer within ${this.timeoutMs} ms`, { cause: error, transport: 'timeout' });
     }
+    // fetch() wraps the failure in a TypeError; undici's request() throws it as it is.
     const cause = error.cause instanceof Error ? error.cause : error;
     const code = 'code' in cause && typeof cause.code === 'string' ? cause.code : '';
     if (TLS_ERROR.test(code) || /certificate|TLS|SSL/i.test(cause.message)) {
@@ -519,45 +527,5 @@ class Slots {
       if (next) next();
       else this.free += 1;
     };
-  }
-}
-
-/**
- * Aborts a streaming request when no bytes move for `ms`: a stalled registry fails the copy
- * instead of holding it forever, however long a healthy transfer takes.
- */
-class IdleTimer {
-  private readonly controller = new AbortController();
-  private timer: NodeJS.Timeout | undefined;
-
-  constructor(private readonly ms: number) {
-    this.touch();
-  }
-
-  get signal(): AbortSignal {
-    return this.controller.signal;
-  }
-
-  /** Passes `stream` through, resetting the timer on every chunk and stopping it at the end. */
-  watch(stream: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
-    return stream.pipeThrough(
-      new TransformStream<Uint8Array, Uint8Array>({
-        transform: (chunk, controller) => {
-          this.touch();
-          controller.enqueue(chunk);
-        },
-        flush: () => this.stop(),
-      }),
-    );
-  }
-
-  stop(): void {
-    clearTimeout(this.timer);
-  }
-
-  private touch(): void {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.controller.abort(new DOMException('no bytes moved in time', 'TimeoutError')), this.ms);
-    this.timer.unref();
   }
 }
