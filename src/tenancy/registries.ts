@@ -5,7 +5,9 @@ import { isUniqueViolation } from '../db/errors.js';
 import { BackendUnavailableError, ConflictError, ValidationError } from '../errors.js';
 import type { Prisma, Registry } from '../generated/prisma/client.js';
 import type { RegistryBackend } from '../registry/backend.js';
+import type { ContentIndexWriter } from '../registry/content-index/writer.js';
 import { deleteRegistryContent } from '../registry/content-deletion.js';
+import type { HostedBackend } from '../registry/hosted/hosted-backend.js';
 import { quotaRefusals } from '../registry/hosted/quota.js';
 import { generateRobotCredentials, type IssuedCredentials } from '../registry/hosted/robot-accounts.js';
 import { slugProblem, type SlugProblem } from '../registry/hosted/slug.js';
@@ -26,7 +28,12 @@ export interface RegistryRules {
   readonly db: Db;
   readonly config: Config;
   readonly serverKey: ServerKey;
+  readonly registry: Pick<HostedBackend, 'clearSlug' | 'signer'>;
+  readonly contentIndex: Pick<ContentIndexWriter, 'slugCleared'>;
 }
+
+/** The registry and berth may disagree on the time by this much when it checks a token's expiry. */
+const CLOCK_SKEW_MS = 60_000;
 
 const USERNAME_MAX_LENGTH = 256;
 const PASSWORD_MAX_LENGTH = 4096;
@@ -38,40 +45,61 @@ export function registryEndpoint(publicHost: string, slug: string | null): strin
 
 export type SlugAvailability = { available: true } | ({ available: false } & (SlugProblem | { reason: 'TAKEN'; message: string }));
 
-export async function slugAvailability(db: Db, slug: string): Promise<SlugAvailability> {
+/**
+ * Whether a registry may take `slug`; for `namespaceId` when one is creating it. The namespace of a
+ * registry deleted under the slug may take it back at once (its own members held the tokens still
+ * valid for it); others wait until those tokens have expired.
+ */
+export async function slugAvailability(db: Db, slug: string, namespaceId: string | null = null): Promise<SlugAvailability> {
   const problem = slugProblem(slug);
   if (problem) return { available: false, ...problem };
-  const taken = await db.registry.findUnique({ where: { slug }, select: { id: true } });
-  return taken ? { available: false, reason: 'TAKEN', message: `"${slug}" is taken` } : { available: true };
+  const [taken, retired] = await Promise.all([
+    db.registry.findUnique({ where: { slug }, select: { id: true } }),
+    db.retiredSlug.findUnique({ where: { slug } }),
+  ]);
+  if (taken) return { available: false, reason: 'TAKEN', message: `"${slug}" is taken` };
+  if (retired && retired.namespaceId !== namespaceId && (retired.retiredUntil === null || retired.retiredUntil > new Date())) {
+    const until = retired.retiredUntil
+      ? `until ${retired.retiredUntil.toISOString()}, when no token issued for it is valid any more (its namespace may take it back at once)`
+      : 'for good: berth does not run the registry that stored it and cannot clear what is stored under it (its namespace may take it back)';
+    return { available: false, reason: 'RESERVED', message: `"${slug}" belonged to a registry deleted at ${retired.retiredAt.toISOString()} and is retired ${until}` };
+  }
+  return { available: true };
 }
 
 export async function createHostedRegistry(
-  { db, config }: RegistryRules,
+  { db, config, registry: backend }: RegistryRules,
   namespaceId: string,
   input: { name: string; slug: string; public?: boolean | null; quotaBytes?: number | null },
 ): Promise<{ registry: Registry; credentials: IssuedCredentials }> {
   const name = requireDisplayName(input.name, 'name');
   const quotaBytes = input.quotaBytes == null ? null : requirePositiveBytes(input.quotaBytes, 'quotaBytes');
-  const slug = await slugAvailability(db, input.slug);
+  const slug = await slugAvailability(db, input.slug, namespaceId);
   if (!slug.available) {
     if (slug.reason === 'TAKEN') throw new ConflictError(`the slug "${input.slug}" is taken`);
     throw new ValidationError(slug.message, 'slug');
   }
   await requireFreeName(db, namespaceId, name);
   const { issued, secretHash } = await generateRobotCredentials(input.slug, config.registry.publicHost);
-  const registry = await conflictOnDuplicate(
+  // Whatever is stored under a free slug belongs to no registry: a token for a deleted one may have
+  // pushed there until it expired. The new registry starts empty.
+  await backend.clearSlug(input.slug);
+  const [registry] = await conflictOnDuplicate(
     () =>
-      db.registry.create({
-        data: {
-          namespaceId,
-          kind: 'HOSTED',
-          name,
-          slug: input.slug,
-          public: input.public ?? false,
-          quotaBytes,
-          robot: { create: { username: issued.username, secretHash } },
-        },
-      }),
+      db.$transaction([
+        db.registry.create({
+          data: {
+            namespaceId,
+            kind: 'HOSTED',
+            name,
+            slug: input.slug,
+            public: input.public ?? false,
+            quotaBytes,
+            robot: { create: { username: issued.username, secretHash } },
+          },
+        }),
+        db.retiredSlug.deleteMany({ where: { slug: input.slug } }),
+      ]),
     `the slug "${input.slug}" or the name "${name}" is taken`,
   );
   return { registry, credentials: issued };
@@ -196,25 +224,44 @@ export function testConnection(backend: RegistryBackend): Promise<ProbeResult> {
  * outside registry keeps its content, and images imported from it stay. Returns the names of the
  * repositories emptied.
  */
-export async function deleteRegistry({ db }: RegistryRules, registry: Registry, backend: RegistryBackend, force: boolean): Promise<string[]> {
+/**
+ * Deletes a registry. A hosted one is emptied first (with `force`): its repositories are deleted
+ * through the V2 API, then everything left under its slug is removed from storage, so that no later
+ * registry under the same slug can read a layer by digest. The slug stays retired while a token
+ * issued for the registry may still be valid. If the content cannot all be deleted, the registry is
+ * kept, in its previous state.
+ */
+export async function deleteRegistry(rules: RegistryRules, registry: Registry, backend: RegistryBackend, force: boolean): Promise<string[]> {
+  const { db } = rules;
   const owned = await backend.ownedContent();
   if (owned.length > 0 && !force) {
     throw new ConflictError(`the registry holds ${owned.length} repositor${owned.length === 1 ? 'y' : 'ies'}; delete them first, or pass force: true`);
   }
+  if (registry.kind !== 'HOSTED' || registry.slug === null) {
+    await db.registry.delete({ where: { id: registry.id } });
+    return [];
+  }
+  const slug = registry.slug;
+  // The token endpoint grants nothing on a registry being deleted.
+  await db.registry.update({ where: { id: registry.id }, data: { state: 'DELETING' } });
+  const keep = async (error: unknown): Promise<never> => {
+    await db.registry.update({ where: { id: registry.id }, data: { state: registry.state } });
+    throw error;
+  };
   if (owned.length > 0) {
-    await db.registry.update({ where: { id: registry.id }, data: { state: 'DELETING' } });
-    const restore = () => db.registry.update({ where: { id: registry.id }, data: { state: registry.state } });
-    const result = await deleteRegistryContent(backend.client, owned).catch(async (error: unknown) => {
-      await restore();
-      throw error;
-    });
+    const result = await deleteRegistryContent(backend.client, owned).catch(keep);
     for (const deleted of result.repositories) await backend.recordDeletion(deleted.repository, deleted.deletedTagNames, deleted.deletedDigests);
     if (result.failed.length > 0) {
-      await restore();
-      throw new BackendUnavailableError(`the registry is kept: ${result.failed.length} repositories could not be deleted (${result.failed.map((f) => f.name).join(', ')})`);
+      await keep(new BackendUnavailableError(`the registry is kept: ${result.failed.length} repositories could not be deleted (${result.failed.map((f) => f.name).join(', ')})`));
     }
   }
-  await db.registry.delete({ where: { id: registry.id } });
+  const cleared = await rules.registry.clearSlug(slug).catch(keep);
+  await rules.contentIndex.slugCleared(slug);
+  const retiredUntil = cleared ? new Date(Date.now() + rules.registry.signer.lifetimeSeconds * 1000 + CLOCK_SKEW_MS) : null;
+  await db.$transaction([
+    db.registry.delete({ where: { id: registry.id } }),
+    db.retiredSlug.upsert({ where: { slug }, create: { slug, namespaceId: registry.namespaceId, retiredUntil }, update: { namespaceId: registry.namespaceId, retiredUntil, retiredAt: new Date() } }),
+  ]);
   return owned.map(({ path }) => backend.nameOf(path));
 }
 

@@ -1,10 +1,12 @@
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
 import { decodeGlobalID, encodeGlobalID } from '@pothos/plugin-relay';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type Client, useTestApp } from '../support/app.js';
-import { recordedPush } from '../support/content.js';
+import { clientAs, recordedPush } from '../support/content.js';
 import { addMember, createNamespace, createRegistry } from '../support/fixtures.js';
 import { buildImage, buildIndex, pushArtifact } from '../support/oci-images.js';
-import { DELETE_REGISTRY } from './operations.js';
+import { CREATE_REGISTRY, DELETE_REGISTRY } from './operations.js';
 
 const app = useTestApp();
 
@@ -138,5 +140,42 @@ describe('deleteRegistry', () => {
     }
     expect(await app.db.registry.count({ where: { slug: target.slug } })).toBe(1);
     expect(await app.registry.client.listTags(`${target.slug}/app`)).toEqual(['v1']);
+  });
+
+  it('leaves nothing of it readable under its slug: retired while old tokens live, a registry that takes it later starts empty', async () => {
+    const newcomer = await app.user();
+    const before = await createRegistry(maintainer, (await createNamespace(maintainer)).id);
+    const image = buildImage();
+    const layer = image.layers[0]!.digest;
+    await pushArtifact(app.registry.client, `${before.slug}/app`, 'v1', image);
+    await recordedPush(app.db, `${before.slug}/app`, 'v1');
+    // The registry checks a token's signature and expiry, nothing else: a token issued for the slug
+    // before the deletion works until it expires, like this one.
+    const oldToken = clientAs(app, 'holder-of-an-old-token');
+
+    const deleted = await maintainer.execute(DELETE_REGISTRY, { input: { id: before.id, force: true } });
+    expect(deleted.data.deleteRegistry.__typename).toBe('DeleteRegistryPayload');
+    await expect(stat(path.join(app.registry.embedded!.storageDir, 'docker/registry/v2/repositories', before.slug))).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(await app.registry.client.headBlob(`${before.slug}/app`, layer)).toBeNull();
+
+    const availability = await newcomer.execute(`query ($slug: String!) { registrySlugAvailability(slug: $slug) { available reason message } }`, { slug: before.slug });
+    expect(availability.data.registrySlugAvailability).toMatchObject({ available: false, reason: 'RESERVED', message: expect.stringContaining('no token issued for it is valid') });
+    const namespace = await createNamespace(newcomer);
+    const refused = await newcomer.execute(CREATE_REGISTRY, { input: { namespaceId: namespace.id, name: 'reused', slug: before.slug } });
+    expect(refused.data.createRegistry).toMatchObject({ __typename: 'ValidationError', field: 'slug', message: expect.stringContaining('retired') });
+
+    const leftover = buildImage();
+    await pushArtifact(oldToken, `${before.slug}/leftover`, 'v1', leftover);
+    // The tokens have expired.
+    await app.db.retiredSlug.update({ where: { slug: before.slug }, data: { retiredUntil: new Date(Date.now() - 1000) } });
+    const reused = await createRegistry(newcomer, namespace.id, { slug: before.slug });
+
+    const reader = clientAs(app, 'newcomer');
+    expect(await reader.headBlob(`${before.slug}/app`, layer)).toBeNull();
+    expect(await reader.headBlob(`${before.slug}/leftover`, leftover.layers[0]!.digest)).toBeNull();
+    expect(await reader.mountBlob(`${before.slug}/mine`, layer, `${before.slug}/app`)).toBe(false);
+    await app.reconciler.runNow();
+    const browsed = await newcomer.execute(`query ($id: ID!) { node(id: $id) { ... on Registry { repositories(first: 10) { totalCount } } } }`, { id: reused.id });
+    expect(browsed.data.node.repositories.totalCount).toBe(0);
   });
 });

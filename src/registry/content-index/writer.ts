@@ -114,6 +114,18 @@ export class ContentIndexWriter {
     }
   }
 
+  /** A deleted registry's slug: nothing indexed under it is left for a later registry to inherit. */
+  async slugCleared(slug: string): Promise<void> {
+    const prefix = `${slug}/`;
+    const [repositories, links] = await Promise.all([
+      this.db.contentRepository.findMany({ where: { slug }, select: { path: true } }),
+      this.db.contentBlobLink.findMany({ where: { repositoryPath: { startsWith: prefix } }, select: { repositoryPath: true }, distinct: ['repositoryPath'] }),
+    ]);
+    // startsWith may match `_` as a LIKE wildcard: the exact test decides.
+    const paths = new Set([...repositories.map(({ path }) => path), ...links.map(({ repositoryPath }) => repositoryPath).filter((path) => path.startsWith(prefix))]);
+    await this.repositoriesPruned([...paths]);
+  }
+
   /**
    * The manifest's rows, read from the backend the first time the index meets its digest. Null when
    * the backend no longer has it (deleted right after the push); the revision is recorded anyway and

@@ -37,12 +37,12 @@ export function grantedAccess(subject: RegistrySubject, requested: AccessGrant[]
   return requested.map((request) => ({ ...request, actions: allowed(subject, request, registryBySlug).filter((action) => wants(request, action)) }));
 }
 
-/** The hosted registries the requested repository scopes point at, in one query. */
+/** The hosted registries the requested repository scopes point at, in one query; one being deleted grants nothing. */
 export async function registriesForScopes(db: Db, requested: AccessGrant[]): Promise<Map<string, RegistryFacts>> {
   const slugs = [...new Set(requested.filter((r) => r.type === 'repository').map((r) => slugOf(r.name)))];
   if (slugs.length === 0) return new Map();
   const rows = await db.registry.findMany({
-    where: { kind: 'HOSTED', slug: { in: slugs } },
+    where: { kind: 'HOSTED', slug: { in: slugs }, state: { not: 'DELETING' } },
     select: { id: true, slug: true, namespaceId: true, public: true, quotaBytes: true },
   });
   return new Map(rows.map(({ slug, ...facts }) => [slug!, facts]));

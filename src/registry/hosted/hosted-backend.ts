@@ -7,6 +7,7 @@ import { bearerTokens, type TokenFor } from '../v2/auth.js';
 import { RegistryClient } from '../v2/client.js';
 import { parseScopes } from '../v2/scope.js';
 import { EmbeddedRegistry } from './embedded.js';
+import { RegistryStorage } from './storage.js';
 import { RegistryTokenSigner } from './token-signer.js';
 
 /** The `service` and `iss` of berth's registry tokens; an existing registry must be configured with them. */
@@ -28,6 +29,13 @@ export interface HostedBackend {
   readonly embedded: EmbeddedRegistry | null;
   /** The secret the registry sends with its notifications. */
   readonly hookSecret: string;
+  /**
+   * Deletes all the registry stores under `<slug>/`: manifests, tags, upload sessions and the links
+   * through which a repository serves a blob by digest, so nothing of a deleted registry is readable
+   * under its slug. Blobs stay for GC. False when berth does not run the registry and cannot reach
+   * its storage.
+   */
+  clearSlug(slug: string): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -64,6 +72,11 @@ export async function openHostedBackend(config: Config, log: Logger): Promise<Ho
     signer,
     embedded,
     hookSecret,
+    clearSlug: async (slug) => {
+      if (!embedded) return false;
+      await new RegistryStorage(embedded.storageDir).removeRepository(slug);
+      return true;
+    },
     close: async () => {
       await embedded?.stop();
       await direct?.close();

@@ -129,7 +129,11 @@ export class RegistryStorage {
     await mkdir(join(this.v2, 'blobs'), { recursive: true });
   }
 
-  /** Deletes a repository's directory (links, tags, upload sessions); only safe while the registry is read-only. */
+  /**
+   * Deletes a repository's directory (links, tags, upload sessions), or with a slug every repository
+   * under it. Safe only when nobody may write there: during a GC's read-only window, or for the slug
+   * of a registry being deleted.
+   */
   async removeRepository(repository: string): Promise<void> {
     await rm(this.repositoryPath(repository), { recursive: true, force: true });
   }
