@@ -7,7 +7,7 @@ import type { PubSub } from '../pubsub.js';
 import type { HostedBackend } from '../registry/hosted/hosted-backend.js';
 import { GcAbort, GcAlreadyRunningError } from './errors.js';
 import { garbageCollect } from './garbage-collect.js';
-import { holdLease, type LeaseTiming } from './lease.js';
+import { holdLease, type LeaseTiming } from '../db/lease.js';
 import { GcProgress, type GcRunProgressFields } from './progress.js';
 import { ReadOnlyWindow } from './read-only-window.js';
 import { ProgressReporter } from './reporter.js';
@@ -306,7 +306,12 @@ export class GcQueue {
     const log = this.log.child({ runId: run.id });
     const controller = new AbortController();
     this.running = { runId: run.id, controller };
-    const lease = holdLease(db, run.id, this.options.owner, this.lease, log, (end) => {
+    const leasedRun = {
+      renew: async (expiresAt: Date) =>
+        (await db.gcRun.updateMany({ where: { id: run.id, status: 'RUNNING', leaseOwner: this.options.owner }, data: { leaseExpiresAt: expiresAt } })).count === 1,
+      cancelRequested: async () => (await db.gcRun.findUnique({ where: { id: run.id }, select: { cancelRequested: true } }))?.cancelRequested ?? false,
+    };
+    const lease = holdLease(leasedRun, this.lease, log, (end) => {
       controller.abort(
         end === 'cancel-requested' ? new GcAbort('CANCELLED', 'cancelled while running') : new GcAbort('INTERRUPTED', 'this berth instance lost the run’s lease'),
       );

@@ -1,19 +1,18 @@
 import type { Logger } from 'pino';
-import type { GcProgress, GcRunProgressFields } from './progress.js';
 
 /**
- * Turns progress changes into saved-and-published job updates: at once for a phase change, at most
- * every `intervalMs` while counts move. Saves run one after another, so the database and the event
- * stream see the states in the order they happened.
+ * Turns progress changes into saved-and-published job updates (GC runs, cleanup jobs): at once for
+ * a phase change, at most every `intervalMs` while counts move. Saves run one after another, so the
+ * database and the event stream see the states in the order they happened.
  */
-export class ProgressReporter {
+export class ProgressReporter<Fields> {
   private chain: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private dirty = false;
 
   constructor(
-    private readonly progress: GcProgress,
-    private readonly save: (fields: GcRunProgressFields) => Promise<void>,
+    private readonly progress: { fields(): Fields },
+    private readonly save: (fields: Fields) => Promise<void>,
     private readonly intervalMs: number,
     private readonly log: Logger,
   ) {}
@@ -30,7 +29,7 @@ export class ProgressReporter {
     this.timer = undefined;
     this.dirty = false;
     const fields = this.progress.fields();
-    this.chain = this.chain.then(() => this.save(fields)).catch((error: unknown) => this.log.warn({ err: error }, 'could not save GC progress'));
+    this.chain = this.chain.then(() => this.save(fields)).catch((error: unknown) => this.log.warn({ err: error }, 'could not save progress'));
   }
 
   /** Resolves once everything reported so far is saved; a change still waiting for its interval is reported first. */

@@ -39,7 +39,7 @@ export interface GcRunPlan {
   window: Pick<ReadOnlyWindow, 'open' | 'close'>;
   garbageCollect: (options: Pick<GarbageCollectOptions, 'dryRun' | 'signal' | 'onEvent'>) => Promise<void>;
   progress: GcProgress;
-  reporter: Pick<ProgressReporter, 'changed' | 'now'>;
+  reporter: Pick<ProgressReporter<unknown>, 'changed' | 'now'>;
   /** The run's logger (it carries the run id). */
   log: Logger;
   /** Aborted to cancel; the run stops at the next safe point and still restores the registry. */

@@ -18,6 +18,11 @@ export interface Revision {
  * number of sets. Blobs shared only inside a set count for it.
  */
 export async function freedBytes(db: Db, sets: readonly (readonly Revision[])[]): Promise<number[]> {
+  return (await freedBlobs(db, sets)).map((blobs) => [...blobs.values()].reduce((total, size) => total + size, 0));
+}
+
+/** The blobs behind freedBytes, digest → stored size, for whoever must later check which went. */
+export async function freedBlobs(db: Db, sets: readonly (readonly Revision[])[]): Promise<Map<string, number>[]> {
   const digests = [...new Set(sets.flat().map((revision) => revision.digest))];
   const referencesOf = await references(db, digests);
   const marksOf = (digest: string): string[] => [digest, ...(referencesOf.get(digest) ?? [])];
@@ -30,8 +35,11 @@ export async function freedBytes(db: Db, sets: readonly (readonly Revision[])[])
     for (const { digest } of unique.values()) {
       for (const blob of new Set(marksOf(digest))) inSet.set(blob, (inSet.get(blob) ?? 0) + 1);
     }
-    let freed = 0;
-    for (const [blob, count] of inSet) if (count === (markers.get(blob) ?? 0)) freed += sizes.get(blob) ?? 0;
+    const freed = new Map<string, number>();
+    for (const [blob, count] of inSet) {
+      const size = sizes.get(blob);
+      if (size !== undefined && count === (markers.get(blob) ?? 0)) freed.set(blob, size);
+    }
     return freed;
   });
 }
