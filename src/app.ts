@@ -1,6 +1,8 @@
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { ServerKey } from './auth/server-key.js';
+import { CleanupJobs } from './cleanup/jobs.js';
+import { CleanupScheduler } from './cleanup/scheduler.js';
 import type { Config } from './config.js';
 import type { Services } from './context.js';
 import type { Db } from './db/client.js';
@@ -61,7 +63,10 @@ export async function startBerth(config: Config, db: Db, log: Logger, options: S
     repositoriesPruned: (repositories) => contentIndex.repositoriesPruned(repositories),
   };
   // The lease owner must name this instance the same way after a restart: its host and data dir.
-  const gc = new GcQueue({ db, log, pubsub, registry, changes }, { owner: `${hostname()}:${config.dataDir}`, minIntervalMs: config.gc.minIntervalMs });
+  const owner = `${hostname()}:${config.dataDir}`;
+  const gc = new GcQueue({ db, log, pubsub, registry, changes }, { owner, minIntervalMs: config.gc.minIntervalMs });
+  const cleanup = new CleanupJobs({ db, log, pubsub, gc, client, contentIndex, maintenance }, { owner });
+  const cleanupScheduler = new CleanupScheduler({ db, log, jobs: cleanup });
   const services: Services = {
     config,
     db,
@@ -70,6 +75,8 @@ export async function startBerth(config: Config, db: Db, log: Logger, options: S
     registry,
     pubsub,
     gc,
+    cleanup,
+    cleanupScheduler,
     maintenance,
     contentIndex,
     reconciler,
@@ -80,8 +87,10 @@ export async function startBerth(config: Config, db: Db, log: Logger, options: S
   try {
     // Recovery first: a GC that a crash cut short may have left the registry read-only.
     await gc.start();
+    await cleanup.start();
     await server.listen(config.port, config.host);
   } catch (error) {
+    await cleanup.stop();
     await gc.stop();
     await registry.close();
     await pubsub.close();
@@ -89,6 +98,7 @@ export async function startBerth(config: Config, db: Db, log: Logger, options: S
   }
   // After listen: notifications reach the hook from now on, so the first pass catches what came before.
   reconciler.start(options.reconcileIntervalMs ?? DEFAULT_RECONCILE_INTERVAL_MS);
+  cleanupScheduler.start();
   // A registry process that starts serving lost whatever notifications its predecessor had queued.
   registry.embedded?.on('ready', () => reconciler.schedule('registry started'));
   return {
@@ -97,6 +107,8 @@ export async function startBerth(config: Config, db: Db, log: Logger, options: S
     // The registry goes before the API: it posts its events to berth's hook until it stops.
     close: async () => {
       await reconciler.stop();
+      await cleanupScheduler.stop();
+      await cleanup.stop();
       await gc.stop();
       await registry.close();
       await server.close();

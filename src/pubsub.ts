@@ -1,7 +1,7 @@
 import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
 import { createPubSub } from 'graphql-yoga';
 import { Redis } from 'ioredis';
-import type { GcJob } from './generated/prisma/client.js';
+import type { CleanupJob, GcJob } from './generated/prisma/client.js';
 
 /** What the registry reported, as registryEvents subscribers receive it. */
 export interface RegistryEventPayload {
@@ -24,6 +24,10 @@ export type Topics = {
   /** A GC job's row after each saved change (progress, phase, status). */
   'gcJob:progress': [jobId: string, job: GcJob];
   'gcRun:signal': [signal: GcRunSignal];
+  /** A cleanup job's row after each saved change. */
+  'cleanupJob:progress': [jobId: string, job: CleanupJob];
+  /** A cleanup job to stop, on whichever instance runs it. */
+  'cleanupJob:cancel': [jobId: string];
 };
 
 export type PubSub = ReturnType<typeof createPubSub<Topics>> & { close(): Promise<void> };

@@ -13,6 +13,8 @@ import './registry-event.js';
 import './credentials.js';
 import './namespace.js';
 import './gc-job.js';
+import './cleanup-policy.js';
+import './cleanup-job.js';
 import './backend-errors.js';
 import './connection-errors.js';
 import './content-deletion.js';
