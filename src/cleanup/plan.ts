@@ -1,5 +1,5 @@
 import type { Db } from '../db/client.js';
-import { freedBlobs, type Revision } from '../registry/content-index/freed-bytes.js';
+import { freedBlobsInRegistry, type Revision } from '../registry/content-index/freed-bytes.js';
 import { registrySnapshot, type RepositorySnapshot } from '../registry/content-index/registry-snapshot.js';
 import { planDeletion } from '../registry/deletion-plan.js';
 import { type CleanupVerdict, type Deletion, evaluateCleanup } from './evaluate.js';
@@ -33,7 +33,7 @@ export async function planCleanup(db: Db, slug: string, rules: readonly CleanupR
     else repositories.push({ path: byName.get(deletion.repository)!.path, name: deletion.repository, deletions: [deletion] });
   }
   const revisions = repositories.flatMap(({ name, deletions }) => removedRevisions(byName.get(name)!, deletions));
-  const [freed = new Map<string, number>()] = await freedBlobs(db, [revisions]);
+  const [freed = new Map<string, number>()] = await freedBlobsInRegistry(db, slug, [revisions]);
   return {
     evaluatedAt: now,
     verdict,

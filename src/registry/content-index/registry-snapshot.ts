@@ -27,9 +27,9 @@ export async function registrySnapshot(db: Db, slug: string): Promise<Repository
     db.contentTag.findMany({ where: inSlug, select: { repositoryId: true, name: true, digest: true, pushedAt: true, pulledAt: true } }),
     db.contentRevision.findMany({ where: inSlug, select: { repositoryId: true, digest: true } }),
     db.$queryRaw<{ manifestDigest: string; digest: string }[]>`
-      SELECT f."manifestDigest", f."digest" FROM "ContentReference" f JOIN "ContentManifest" m ON m."digest" = f."manifestDigest"
-      WHERE m."isIndex" = ${true} AND f."manifestDigest" IN (
-        SELECT r."digest" FROM "ContentRevision" r JOIN "ContentRepository" p ON p."id" = r."repositoryId" WHERE p."slug" = ${slug})
+      SELECT DISTINCT f."manifestDigest", f."digest", f."position" FROM "ContentRevision" r JOIN "ContentRepository" p ON p."id" = r."repositoryId"
+        JOIN "ContentManifest" m ON m."digest" = r."digest" JOIN "ContentReference" f ON f."manifestDigest" = r."digest"
+      WHERE p."slug" = ${slug} AND m."isIndex" = ${true}
       ORDER BY f."manifestDigest", f."position"`,
     db.$queryRaw<{ repositoryId: string; subject: string }[]>`
       SELECT DISTINCT r."repositoryId", m."subject" FROM "ContentRevision" r
