@@ -1,50 +1,24 @@
-import { cp, mkdtemp, rm } from 'node:fs/promises';
-import { hostname, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { hostname } from 'node:os';
 import { decodeGlobalID, encodeGlobalID } from '@pothos/plugin-relay';
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningBerth, startBerth } from '../../src/app.js';
-import { loadConfig } from '../../src/config.js';
+import { describe, expect, it } from 'vitest';
 import { type Data, useTestApp } from '../support/app.js';
 import { RUN_CLEANUP, setPolicy, waitForCleanupJob } from '../support/cleanup.js';
 import { recordedPush } from '../support/content.js';
 import { createNamespace, createRegistry } from '../support/fixtures.js';
 import { buildImage, pushArtifact } from '../support/oci-images.js';
-import { freePort } from '../support/registry-process.js';
+import { useSecondInstance } from '../support/instances.js';
 
-// Two berth instances on one database, one registry and one Redis, as in test/gc/instances.test.ts:
-// A runs the embedded registry (and so every GC); B reaches it through BERTH_REGISTRY_URL.
+// Two berth instances on one database, one registry and one Redis: A runs the embedded registry
+// (and so every GC); B reaches it through BERTH_REGISTRY_URL.
 const REDIS_URL = process.env['BERTH_TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 const DAY = 86_400_000;
 const a = useTestApp({ REDIS_URL }, {}, { captureLogs: true });
 const bLogs: string[] = [];
-let b: RunningBerth;
-let bDataDir: string;
-
-beforeAll(async () => {
-  bDataDir = await mkdtemp(join(tmpdir(), 'berth-instance-b-'));
-  // The instances share berth's token key and its secret (API-token hashes), as a deployment does.
-  await cp(join(a.dataDir, 'keys'), join(bDataDir, 'keys'), { recursive: true });
-  await cp(join(a.dataDir, 'secret.key'), join(bDataDir, 'secret.key'));
-  const config = loadConfig({
-    REDIS_URL,
-    DATABASE_URL: 'file:unused',
-    BERTH_PORT: String(await freePort()),
-    BERTH_DATA_DIR: bDataDir,
-    BERTH_REGISTRY_URL: a.registry.embedded!.url,
-    BERTH_GC_MIN_INTERVAL: '0',
-  });
-  b = await startBerth(config, a.db, pino({ level: 'debug' }, { write: (line: string) => void bLogs.push(line) }));
-});
-
-afterAll(async () => {
-  await b?.close();
-  if (bDataDir) await rm(bDataDir, { recursive: true, force: true });
-});
+const second = useSecondInstance(a, REDIS_URL, pino({ level: 'debug' }, { write: (line: string) => void bLogs.push(line) }));
 
 const ownerA = () => `${hostname()}:${a.dataDir}`;
-const ownerB = () => `${hostname()}:${bDataDir}`;
+const ownerB = () => `${hostname()}:${second.dataDir}`;
 
 /** A registry whose repository `app` holds `old-1` (pushed 60 days ago) and `fresh`. */
 async function registryWithOldTag(): Promise<{ id: string; dbId: string; slug: string }> {
@@ -69,7 +43,7 @@ describe('cleanup with two instances', () => {
 
     // 03:00 has come: both instances look at once, three times each.
     await a.db.cleanupPolicy.update({ where: { registryId: registry.dbId }, data: { nextRunAt: new Date(Date.now() - 1_000) } });
-    const looks = Array.from({ length: 3 }, () => [a.services.cleanupScheduler.runDue(), b.services.cleanupScheduler.runDue()]).flat();
+    const looks = Array.from({ length: 3 }, () => [a.services.cleanupScheduler.runDue(), second.berth.services.cleanupScheduler.runDue()]).flat();
     const startedHere = (await Promise.all(looks)).flat();
     expect(startedHere.length).toBeLessThanOrEqual(1);
 
@@ -88,14 +62,14 @@ describe('cleanup with two instances', () => {
     const moved = await a.db.cleanupPolicy.findUniqueOrThrow({ where: { registryId: registry.dbId } });
     expect(moved.nextRunAt!.getTime()).toBeGreaterThan(Date.now());
     expect(moved.nextRunAt!.getUTCHours()).toBe(3);
-    expect((await Promise.all([a.services.cleanupScheduler.runDue(), b.services.cleanupScheduler.runDue()])).flat()).toEqual([]);
+    expect((await Promise.all([a.services.cleanupScheduler.runDue(), second.berth.services.cleanupScheduler.runDue()])).flat()).toEqual([]);
     expect(await a.db.cleanupJob.count({ where: { registryId: registry.dbId } })).toBe(1);
   });
 
   it('runs a cleanup requested through B on B, and its garbage collection on A', { timeout: 90_000 }, async () => {
     const registry = await registryWithOldTag();
     await setPolicy(a.admin, { registryId: registry.id, rules: RULES });
-    const response = await b.server.yoga.fetch('http://berth.b/graphql', {
+    const response = await second.berth.server.yoga.fetch('http://berth.b/graphql', {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${a.admin.token}` },
       body: JSON.stringify({ query: RUN_CLEANUP, variables: { input: { registryId: registry.id } } }),
