@@ -4,11 +4,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signatureTag } from '../../src/registry/content.js';
 import { type Data, useTestApp } from '../support/app.js';
-import { CLEANUP_JOB, entryNames, followCleanup, PREVIEW, runCleanup, setPolicy, waitForCleanupJob } from '../support/cleanup.js';
+import { CLEANUP_JOB, CLEANUP_PROGRESS, entryNames, followCleanup, PREVIEW, runCleanup, setPolicy, waitForCleanupJob } from '../support/cleanup.js';
 import { recordedPush, storedBlobs } from '../support/content.js';
 import { createNamespace, createRegistry } from '../support/fixtures.js';
 import { blobStore, fileBytes } from '../support/gc.js';
 import { buildImage, buildIndex, pushArtifact, skopeoCopy, type TestArtifact, writeOciLayout } from '../support/oci-images.js';
+import { overSse } from '../support/subscriptions.js';
 
 const app = useTestApp();
 const scratch = await mkdtemp(join(tmpdir(), 'berth-cleanup-'));
@@ -180,7 +181,12 @@ describe('a cleanup run', () => {
 
     const queued = await runCleanup(app.admin, registry.id);
     expect(queued).toMatchObject({ status: 'QUEUED', trigger: 'MANUAL', dryRun: false });
-    const events = await followCleanup(app.url, app.admin.token!, queued.id);
+    const [events, sse] = await Promise.all([
+      followCleanup(app.url, app.admin.token!, queued.id),
+      overSse(app.url, app.admin.token!, CLEANUP_PROGRESS, { id: queued.id }, 'cleanupJobProgress'),
+    ]);
+    expect(sse.completed).toBe(true);
+    expect(sse.events.at(-1)).toEqual(events.at(-1));
 
     const last = events.at(-1);
     expect(last).toMatchObject({ status: 'SUCCEEDED', percent: 100, tagsTotal: 6, tagsDeleted: 6, expectedBytesFreed: shown.bytesFreed, bytesFreed: shown.bytesFreed, error: null });
