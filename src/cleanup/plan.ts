@@ -7,6 +7,8 @@ import type { CleanupRule } from './rules.js';
 
 /** What cleanup rules would do to a hosted registry now: the preview, and what a run carries out. */
 export interface CleanupPlan {
+  /** The rules judged by, in order: decisions name them by position. */
+  rules: readonly CleanupRule[];
   evaluatedAt: Date;
   verdict: CleanupVerdict;
   /** The tags to delete, by repository (path in the backend), in the verdict's order. */
@@ -35,6 +37,7 @@ export async function planCleanup(db: Db, slug: string, rules: readonly CleanupR
   const revisions = repositories.flatMap(({ name, deletions }) => removedRevisions(byName.get(name)!, deletions));
   const [freed = new Map<string, number>()] = await freedBlobsInRegistry(db, slug, [revisions]);
   return {
+    rules,
     evaluatedAt: now,
     verdict,
     repositories,

@@ -121,11 +121,10 @@ const CleanupPreviewEntryConnection = builder.connectionObject({ type: CleanupPr
 interface Preview {
   registry: RegistryRow;
   plan: CleanupPlan;
-  ruleNames: (string | null)[];
 }
 
-const entries = ({ registry, ruleNames }: Preview, decisions: readonly (Deletion | Keep)[]): PreviewEntry[] =>
-  decisions.map((decision) => ({ registry, decision, ruleName: decision.rule === null ? null : (ruleNames[decision.rule] ?? null) }));
+const entries = ({ registry, plan }: Preview, decisions: readonly (Deletion | Keep)[]): PreviewEntry[] =>
+  decisions.map((decision) => ({ registry, decision, ruleName: decision.rule === null ? null : (plan.rules[decision.rule]?.name ?? null) }));
 
 const CleanupPreview = builder.objectRef<Preview>('CleanupPreview').implement({
   description: 'What cleanup rules would do to a hosted registry now, from berth’s content index.',
@@ -168,8 +167,7 @@ builder.queryField('cleanupPreview', (t) =>
     },
     resolve: async (_root, { registryId, rules }, ctx) => {
       const registry = await findRegistryForAction(ctx, registryId, 'registryId', 'VIEWER');
-      const plan = await previewCleanup(ctx.db, registry, rules);
-      return { registry, plan, ruleNames: rules.map((rule) => rule.name?.trim() || null) };
+      return { registry, plan: await previewCleanup(ctx.db, registry, rules) };
     },
   }),
 );
