@@ -9,6 +9,7 @@ const databaseTests = [
   'test/db/**/*.test.ts',
   'test/auth/**/*.test.ts',
   'test/gc/**/*.test.ts',
+  'test/cleanup/**/*.test.ts',
   'test/registry/hosted/{token-service,robot-access,quota}.test.ts',
   'test/registry/content-index/**/*.test.ts',
   'test/registry/outage.test.ts',

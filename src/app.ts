@@ -1,6 +1,8 @@
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { ServerKey } from './auth/server-key.js';
+import { CleanupJobs } from './cleanup/jobs.js';
+import { CleanupScheduler } from './cleanup/scheduler.js';
 import type { Config } from './config.js';
 import type { Services } from './context.js';
 import type { Db } from './db/client.js';
@@ -66,6 +68,8 @@ export async function startBerth(config: Config, db: Db, log: Logger, options: S
   const owner = `${hostname()}:${config.dataDir}`;
   const gc = new GcQueue({ db, log, pubsub, registry, changes }, { owner, minIntervalMs: config.gc.minIntervalMs });
   const imports = new ImportQueue({ db, log, pubsub, backends: () => new RegistryBackends(services) }, { owner });
+  const cleanup = new CleanupJobs({ db, log, pubsub, gc, client, contentIndex, maintenance }, { owner });
+  const cleanupScheduler = new CleanupScheduler({ db, log, jobs: cleanup });
   const services: Services = {
     config,
     db,
@@ -75,6 +79,8 @@ export async function startBerth(config: Config, db: Db, log: Logger, options: S
     pubsub,
     gc,
     imports,
+    cleanup,
+    cleanupScheduler,
     maintenance,
     contentIndex,
     reconciler,
@@ -86,8 +92,10 @@ export async function startBerth(config: Config, db: Db, log: Logger, options: S
     // Recovery first: a GC that a crash cut short may have left the registry read-only.
     await gc.start();
     await imports.start();
+    await cleanup.start();
     await server.listen(config.port, config.host);
   } catch (error) {
+    await cleanup.stop();
     await imports.stop();
     await gc.stop();
     await registry.close();
@@ -96,6 +104,7 @@ export async function startBerth(config: Config, db: Db, log: Logger, options: S
   }
   // After listen: notifications reach the hook from now on, so the first pass catches what came before.
   reconciler.start(options.reconcileIntervalMs ?? DEFAULT_RECONCILE_INTERVAL_MS);
+  cleanupScheduler.start();
   // A registry process that starts serving lost whatever notifications its predecessor had queued.
   registry.embedded?.on('ready', () => reconciler.schedule('registry started'));
   return {
@@ -104,6 +113,8 @@ export async function startBerth(config: Config, db: Db, log: Logger, options: S
     // The registry goes before the API: it posts its events to berth's hook until it stops.
     close: async () => {
       await reconciler.stop();
+      await cleanupScheduler.stop();
+      await cleanup.stop();
       await imports.stop();
       await gc.stop();
       await registry.close();

@@ -2,6 +2,8 @@ import type { Logger } from 'pino';
 import type { ServerKey } from './auth/server-key.js';
 import type { Viewer } from './auth/viewer.js';
 import type { Config } from './config.js';
+import type { CleanupJobs } from './cleanup/jobs.js';
+import type { CleanupScheduler } from './cleanup/scheduler.js';
 import type { Db } from './db/client.js';
 import type { BackendMaintenance } from './gc/maintenance.js';
 import type { GcQueue } from './gc/queue.js';
@@ -28,6 +30,10 @@ export interface Services {
   readonly gc: GcQueue;
   /** Image imports into hosted registries: queue, workers and recovery. */
   readonly imports: ImportQueue;
+  /** Cleanup runs: queue, execution and recovery. */
+  readonly cleanup: CleanupJobs;
+  /** Starts scheduled cleanup runs, each once across instances. */
+  readonly cleanupScheduler: CleanupScheduler;
   /** Whether the backend is in a read-only maintenance window (GC), and why. */
   readonly maintenance: BackendMaintenance;
   /** Keeps the content index in step with the hosted backend. */

@@ -1,7 +1,7 @@
 import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
 import { createPubSub } from 'graphql-yoga';
 import { Redis } from 'ioredis';
-import type { GcJob, ImportJob } from './generated/prisma/client.js';
+import type { CleanupJob, GcJob, ImportJob } from './generated/prisma/client.js';
 
 /** What the registry reported, as registryEvents subscribers receive it. */
 export interface RegistryEventPayload {
@@ -26,6 +26,10 @@ export type Topics = {
   'gcRun:signal': [signal: GcRunSignal];
   /** An import job's row after each saved change. */
   'importJob:progress': [jobId: string, job: ImportJob];
+  /** A cleanup job's row after each saved change. */
+  'cleanupJob:progress': [jobId: string, job: CleanupJob];
+  /** A cleanup job to stop, on whichever instance runs it. */
+  'cleanupJob:cancel': [jobId: string];
 };
 
 export type PubSub = ReturnType<typeof createPubSub<Topics>> & { close(): Promise<void> };

@@ -44,6 +44,8 @@ export interface TagDeletion {
   deletedDigests: string[];
   /** Requested tags that were not deleted: unknown (NOT_FOUND) or stopped by the registry (BACKEND_ERROR). */
   failed: DeletionFailure[];
+  /** Requested tags left alone because they point at another image than `expectedDigests` says. */
+  changed: string[];
   /**
    * Tags that were not requested but shared a digest with deleted ones, and could not be put back
    * (or, for a manifest another tagged index needs, its digest). Empty unless the registry failed
@@ -77,18 +79,34 @@ export interface RegistryContentDeletion {
   failed: DeletionFailure[];
 }
 
+export interface TagDeletionOptions {
+  /**
+   * Deletes a tag only while it points at this digest, for a caller that decided on the tags
+   * earlier (a cleanup run): a tag pushed anew since is another image, which it never judged.
+   */
+  expectedDigests?: ReadonlyMap<string, string>;
+  /** Told after each manifest DELETE that succeeded, for progress. */
+  onManifestDeleted?: (digest: string) => void;
+}
+
 /**
  * Deletes tags of one repository. A tag sharing its digest with tags that stay is removed by deleting
  * the digest and re-putting the manifest under the others; a manifest whose last tag goes is deleted,
  * with the children of an index that nothing else uses. Unknown tags are reported, not thrown.
  */
-export async function deleteTags(client: RegistryClient, repository: string, names: readonly string[]): Promise<TagDeletion> {
+export async function deleteTags(client: RegistryClient, repository: string, names: readonly string[], options: TagDeletionOptions = {}): Promise<TagDeletion> {
   const content = await readRepository(client, repository);
-  const requested = [...new Set(names)];
-  const run = await execute(client, repository, planDeletion(graphOf(content), new Set(requested), []), content);
+  const { expectedDigests } = options;
+  const isChanged = (name: string): boolean => {
+    const digest = content.tags.get(name)?.digest;
+    return expectedDigests !== undefined && digest !== undefined && digest !== expectedDigests.get(name);
+  };
+  const changed = [...new Set(names)].filter(isChanged);
+  const requested = [...new Set(names)].filter((name) => !isChanged(name));
+  const run = await execute(client, repository, planDeletion(graphOf(content), new Set(requested), []), content, options.onManifestDeleted);
   throwIfNothingDeleted(run);
 
-  const result: TagDeletion = { deletedTagNames: [], deletedDigests: deletedForGood(run), failed: [], unrestored: run.unrestored };
+  const result: TagDeletion = { deletedTagNames: [], deletedDigests: deletedForGood(run), failed: [], unrestored: run.unrestored, changed };
   for (const name of requested) {
     const digest = content.tags.get(name)?.digest;
     if (digest !== undefined && run.deleted.includes(digest)) result.deletedTagNames.push(name);
@@ -267,7 +285,13 @@ interface Step {
  * Carries out a plan one manifest at a time, restores first, and stops at the first failure (see the
  * module comment). A manifest already gone is skipped: another deleter got there first.
  */
-async function execute(client: RegistryClient, repository: string, plan: DeletionPlan, content: RepositoryContent): Promise<Run> {
+async function execute(
+  client: RegistryClient,
+  repository: string,
+  plan: DeletionPlan,
+  content: RepositoryContent,
+  onDeleted?: (digest: string) => void,
+): Promise<Run> {
   const steps: Step[] = [
     // Every restored target was read (it is a tagged manifest or reachable from one).
     ...plan.restore.map(({ digest, survivors }) => ({ digest, putBack: { fetched: content.manifests.get(digest)!, survivors } })),
@@ -284,6 +308,7 @@ async function execute(client: RegistryClient, repository: string, plan: Deletio
       break;
     }
     run.deleted.push(step.digest);
+    onDeleted?.(step.digest);
     const putBackError = step.putBack && (await putBack(client, repository, step.putBack, run));
     if (putBackError) {
       run.halted = { error: putBackError, notDeleted: notDeleted() };

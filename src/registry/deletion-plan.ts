@@ -39,7 +39,7 @@ export function tagsPointingAt(tags: ReadonlyMap<string, string>, digest: string
 }
 
 /** The roots and, through indexes, every manifest they reference. */
-function reachableDigests(roots: Iterable<string>, children: RepositoryGraph['children']): Set<string> {
+export function reachableDigests(roots: Iterable<string>, children: RepositoryGraph['children']): Set<string> {
   const reached = new Set<string>();
   const queue = [...roots];
   for (let digest = queue.pop(); digest !== undefined; digest = queue.pop()) {

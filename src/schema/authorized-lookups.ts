@@ -45,3 +45,21 @@ export async function findRepositoryForAction(ctx: LookupContext & Pick<Context,
   requireRole(ctx.viewer, registry.namespaceId, role, notFound);
   return { registry, name, path };
 }
+
+/**
+ * A job of a registry (a GC or cleanup job) by global ID, for an action that needs `role`; `find`
+ * looks it up by id among the registries the viewer may see.
+ */
+export async function findRegistryJobForAction<Job extends { registry: { namespaceId: string } }>(
+  ctx: LookupContext,
+  job: { typename: string; label: string; find(id: string, registries: ReturnType<typeof visibleRegistries>): Promise<Job | null> },
+  globalId: string,
+  field: string,
+  role: NamespaceRole,
+): Promise<Job> {
+  const notFound = `${field}: no ${job.label} ${globalId}`;
+  const found = await job.find(decodeIdOf(job.typename, globalId, field), visibleRegistries(ctx.viewer));
+  if (!found) throw new NotFoundError(notFound);
+  requireRole(ctx.viewer, found.registry.namespaceId, role, notFound);
+  return found;
+}

@@ -2,6 +2,7 @@ import type { Context } from '../context.js';
 import { BackendUnavailableError, ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
 import type { Registry } from '../generated/prisma/client.js';
 import { deleteImage, deleteRepository, deleteTags, type DeletionFailure } from '../registry/content-deletion.js';
+import { publishDeletions } from '../registry/deletion-events.js';
 import { OperationRefusedError } from '../registry/remote/errors.js';
 import { RegistryReadOnlyError } from '../registry/v2/errors.js';
 import { findRepositoryForAction } from './authorized-lookups.js';
@@ -132,8 +133,5 @@ builder.relayMutationField(
 async function recordDeletions(ctx: Context, registry: Registry, path: string, tags: string[], digests: string[]): Promise<void> {
   const backend = backendOf(ctx, registry);
   await backend.recordDeletion(path, tags, digests);
-  const at = new Date();
-  const repository = backend.nameOf(path);
-  for (const tag of tags) ctx.pubsub.publish('registry:event', registry.id, { action: 'delete', repository, tag, digest: null, at });
-  for (const digest of digests) ctx.pubsub.publish('registry:event', registry.id, { action: 'delete', repository, tag: null, digest, at });
+  publishDeletions(ctx.pubsub, registry.id, backend.nameOf(path), tags, digests);
 }

@@ -1,6 +1,6 @@
 import { GraphQLError } from 'graphql';
 import { InvalidCursorError } from '../db/keyset.js';
-import { BerthError } from '../errors.js';
+import { BerthError, ValidationError } from '../errors.js';
 import { CatalogRefusedError } from '../registry/remote/errors.js';
 import { RegistryError, RegistryUnavailableError } from '../registry/v2/errors.js';
 
@@ -13,7 +13,8 @@ import { RegistryError, RegistryUnavailableError } from '../registry/v2/errors.j
 export function expectedFieldError(error: unknown): GraphQLError | null {
   if (!(error instanceof GraphQLError)) return null;
   const cause = error.originalError;
-  const entry = (message: string, code: string) => new GraphQLError(message, { nodes: error.nodes, path: error.path, extensions: { code } });
+  const entry = (message: string, code: string) =>
+    new GraphQLError(message, { nodes: error.nodes, path: error.path, extensions: { code, ...(cause instanceof ValidationError ? { field: cause.field } : {}) } });
   if (cause instanceof RegistryUnavailableError) return entry(`the registry backend is unavailable: ${cause.message}`, 'BACKEND_UNAVAILABLE');
   if (cause instanceof CatalogRefusedError) return entry(cause.message, 'CATALOG_REFUSED');
   if (cause instanceof InvalidCursorError) return entry(cause.message, 'BAD_USER_INPUT');

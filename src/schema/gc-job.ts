@@ -1,16 +1,11 @@
-import { GraphQLError } from 'graphql';
-import { requireRole, visibleRegistries } from '../auth/access.js';
+import { visibleRegistries } from '../auth/access.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
 import { GcAlreadyRunningError } from '../gc/errors.js';
 import { isNewer, isTerminal } from '../gc/progress.js';
-import type { GcJob as GcJobRow } from '../generated/prisma/client.js';
-import type { NamespaceRole } from '../generated/prisma/enums.js';
-import type { Context } from '../context.js';
-import { findRegistryForAction } from './authorized-lookups.js';
-import { progressStream } from '../jobs/progress-stream.js';
+import { findRegistryForAction, findRegistryJobForAction } from './authorized-lookups.js';
 import { builder } from './builder.js';
 import { ErrorInterface } from './errors.js';
-import { decodeIdOf } from './global-id.js';
+import { jobProgress } from './progress-stream.js';
 import { Registry } from './registry.js';
 
 const GcStatusEnum = builder.enumType('GcStatus', {
@@ -161,7 +156,17 @@ builder.relayMutationField(
     authScopes: { authenticated: true },
     errors: { types: [NotFoundError, ForbiddenError, ConflictError] },
     resolve: async (_root, { input }, ctx) => {
-      const job = await findGcJobForAction(ctx, input.id, 'id', 'MAINTAINER');
+      const job = await findRegistryJobForAction(
+        ctx,
+        {
+          typename: 'GcJob',
+          label: 'GC job',
+          find: (id, registry) => ctx.db.gcJob.findFirst({ where: { id, registry }, include: { registry: { select: { namespaceId: true } } } }),
+        },
+        input.id,
+        'id',
+        'MAINTAINER',
+      );
       return { job: await ctx.gc.cancel(job.id) };
     },
   },
@@ -176,40 +181,15 @@ builder.subscriptionField('gcJobProgress', (t) =>
       'its terminal status. Members of the registry’s namespace only.',
     authScopes: { authenticated: true },
     args: { id: t.arg.id({ required: true }) },
-    subscribe: (_root, { id }, ctx) => gcJobProgress(ctx, id),
+    subscribe: (_root, { id }, ctx) =>
+      jobProgress(id, {
+        typename: 'GcJob',
+        label: 'GC job',
+        live: (jobId) => ctx.pubsub.subscribe('gcJob:progress', jobId),
+        snapshot: (jobId) => ctx.db.gcJob.findFirst({ where: { id: jobId, registry: visibleRegistries(ctx.viewer) } }),
+        isTerminal: (job) => isTerminal(job.status),
+        isNewer,
+      }),
     resolve: (job) => job,
   }),
 );
-
-async function findGcJobForAction(ctx: Context, globalId: string, field: string, role: NamespaceRole) {
-  const notFound = `${field}: no GC job ${globalId}`;
-  const job = await ctx.db.gcJob.findFirst({
-    where: { id: decodeIdOf('GcJob', globalId, field), registry: visibleRegistries(ctx.viewer) },
-    include: { registry: { select: { namespaceId: true } } },
-  });
-  if (!job) throw new NotFoundError(notFound);
-  requireRole(ctx.viewer, job.registry.namespaceId, role, notFound);
-  return job;
-}
-
-async function gcJobProgress(ctx: Context, globalId: string): Promise<AsyncIterable<GcJobRow>> {
-  let jobId: string;
-  try {
-    jobId = decodeIdOf('GcJob', globalId, 'id');
-  } catch {
-    throw notFound(globalId);
-  }
-  const stream = await progressStream(
-    ctx.pubsub.subscribe('gcJob:progress', jobId),
-    () => ctx.db.gcJob.findFirst({ where: { id: jobId, registry: visibleRegistries(ctx.viewer) } }),
-    isNewer,
-    (job) => isTerminal(job.status),
-  );
-  if (!stream) throw notFound(globalId);
-  return stream;
-}
-
-/** Subscriptions have no result union: a plain GraphQL error, which yoga passes on unmasked. */
-function notFound(globalId: string): GraphQLError {
-  return new GraphQLError(`id: no GC job ${globalId}`, { extensions: { code: 'NOT_FOUND' } });
-}

@@ -1,17 +1,14 @@
-import { GraphQLError } from 'graphql';
-import { requireRole, visibleRegistries } from '../auth/access.js';
+import { visibleRegistries } from '../auth/access.js';
 import type { Context } from '../context.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
 import type { ImportJob as ImportJobRow } from '../generated/prisma/client.js';
-import type { NamespaceRole } from '../generated/prisma/enums.js';
 import { defaultImportSource, importRequest } from '../imports/import-request.js';
 import { isNewerImport, isTerminalImport } from '../imports/progress.js';
-import { progressStream } from '../jobs/progress-stream.js';
 import { registryEndpoint } from '../tenancy/registries.js';
-import { findRegistryForAction } from './authorized-lookups.js';
+import { findRegistryForAction, findRegistryJobForAction } from './authorized-lookups.js';
 import { builder } from './builder.js';
-import { decodeIdOf } from './global-id.js';
 import { ImageRef } from './image.js';
+import { jobProgress } from './progress-stream.js';
 import { Registry } from './registry.js';
 import { backendOf } from './repository.js';
 
@@ -125,7 +122,17 @@ builder.relayMutationField(
     authScopes: { authenticated: true },
     errors: { types: [NotFoundError, ForbiddenError, ConflictError] },
     resolve: async (_root, { input }, ctx) => {
-      const job = await findImportJobForAction(ctx, input.id, 'id', 'MAINTAINER');
+      const job = await findRegistryJobForAction(
+        ctx,
+        {
+          typename: 'ImportJob',
+          label: 'import job',
+          find: (id, registry) => ctx.db.importJob.findFirst({ where: { id, registry }, include: { registry: { select: { namespaceId: true } } } }),
+        },
+        input.id,
+        'id',
+        'MAINTAINER',
+      );
       return { job: await ctx.imports.cancel(job.id) };
     },
   },
@@ -138,36 +145,15 @@ builder.subscriptionField('importJobProgress', (t) =>
     description: 'The import as it is now, then an event at every phase and as bytes move; completes after its terminal status. Members only.',
     authScopes: { authenticated: true },
     args: { id: t.arg.id({ required: true }) },
-    subscribe: (_root, { id }, ctx) => importJobProgress(ctx, id),
+    subscribe: (_root, { id }, ctx) =>
+      jobProgress<ImportJobRow>(id, {
+        typename: 'ImportJob',
+        label: 'import job',
+        live: (jobId) => ctx.pubsub.subscribe('importJob:progress', jobId),
+        snapshot: (jobId) => ctx.db.importJob.findFirst({ where: { id: jobId, registry: visibleRegistries(ctx.viewer) } }),
+        isTerminal: (job) => isTerminalImport(job.status),
+        isNewer: isNewerImport,
+      }),
     resolve: (job) => job,
   }),
 );
-
-async function findImportJobForAction(ctx: Context, globalId: string, field: string, role: NamespaceRole) {
-  const notFound = `${field}: no import job ${globalId}`;
-  const job = await ctx.db.importJob.findFirst({
-    where: { id: decodeIdOf('ImportJob', globalId, field), registry: visibleRegistries(ctx.viewer) },
-    include: { registry: { select: { namespaceId: true } } },
-  });
-  if (!job) throw new NotFoundError(notFound);
-  requireRole(ctx.viewer, job.registry.namespaceId, role, notFound);
-  return job;
-}
-
-async function importJobProgress(ctx: Context, globalId: string): Promise<AsyncIterable<ImportJobRow>> {
-  const notFound = new GraphQLError(`id: no import job ${globalId}`, { extensions: { code: 'NOT_FOUND' } });
-  let jobId: string;
-  try {
-    jobId = decodeIdOf('ImportJob', globalId, 'id');
-  } catch {
-    throw notFound;
-  }
-  const stream = await progressStream(
-    ctx.pubsub.subscribe('importJob:progress', jobId),
-    () => ctx.db.importJob.findFirst({ where: { id: jobId, registry: visibleRegistries(ctx.viewer) } }),
-    isNewerImport,
-    (job) => isTerminalImport(job.status),
-  );
-  if (!stream) throw notFound;
-  return stream;
-}

@@ -14,6 +14,8 @@ import './credentials.js';
 import './namespace.js';
 import './gc-job.js';
 import './import-job.js';
+import './cleanup-policy.js';
+import './cleanup-job.js';
 import './backend-errors.js';
 import './connection-errors.js';
 import './content-deletion.js';

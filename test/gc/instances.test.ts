@@ -1,51 +1,22 @@
-import { cp, mkdtemp, rm } from 'node:fs/promises';
-import { hostname, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { hostname } from 'node:os';
 import { decodeGlobalID } from '@pothos/plugin-relay';
 import { createClient } from 'graphql-ws';
-import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { type RunningBerth, startBerth } from '../../src/app.js';
-import { loadConfig } from '../../src/config.js';
 import { type Data, useTestApp } from '../support/app.js';
 import { createNamespace, createRegistry } from '../support/fixtures.js';
 import { artifactBytes, GC_PROGRESS, START_GC, TERMINAL } from '../support/gc.js';
 import { buildImage, pushArtifact } from '../support/oci-images.js';
-import { freePort } from '../support/registry-process.js';
+import { useSecondInstance } from '../support/instances.js';
 
 // Two berth instances on one database, one registry and one Redis: A runs the embedded registry,
 // B reaches it through BERTH_REGISTRY_URL and cannot run garbage collection itself.
 const REDIS_URL = process.env['BERTH_TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 const a = useTestApp({ REDIS_URL });
-let b: RunningBerth;
-let bPort: number;
-let bDataDir: string;
-
-beforeAll(async () => {
-  bPort = await freePort();
-  bDataDir = await mkdtemp(join(tmpdir(), 'berth-instance-b-'));
-  // The instances share berth's token key and its secret (API-token hashes), as a deployment does.
-  await cp(join(a.dataDir, 'keys'), join(bDataDir, 'keys'), { recursive: true });
-  await cp(join(a.dataDir, 'secret.key'), join(bDataDir, 'secret.key'));
-  const config = loadConfig({
-    REDIS_URL,
-    DATABASE_URL: 'file:unused',
-    BERTH_PORT: String(bPort),
-    BERTH_DATA_DIR: bDataDir,
-    BERTH_REGISTRY_URL: a.registry.embedded!.url,
-    BERTH_GC_MIN_INTERVAL: '0',
-  });
-  b = await startBerth(config, a.db, pino({ level: 'silent' }));
-});
-
-afterAll(async () => {
-  await b?.close();
-  if (bDataDir) await rm(bDataDir, { recursive: true, force: true });
-});
+const second = useSecondInstance(a, REDIS_URL);
 
 async function executeOnB(query: string, variables: Record<string, unknown>): Promise<Data> {
-  const response = await b.server.yoga.fetch('http://berth.b/graphql', {
+  const response = await second.berth.server.yoga.fetch('http://berth.b/graphql', {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${a.admin.token}` },
     body: JSON.stringify({ query, variables }),
@@ -67,7 +38,7 @@ async function follow(port: number, id: string): Promise<Data[]> {
 
 describe('garbage collection with two instances', () => {
   it('runs a GC requested through B once, on A, and streams its progress to subscribers on both', async () => {
-    expect(b.services.gc.supported).toBe(false);
+    expect(second.berth.services.gc.supported).toBe(false);
     const namespace = await createNamespace(a.admin);
     const registry = await createRegistry(a.admin, namespace.id);
     const deleted = buildImage({ layerBytes: 2048 });
@@ -77,7 +48,7 @@ describe('garbage collection with two instances', () => {
     const started = (await executeOnB(START_GC, { input: { registryId: registry.id } })).startGarbageCollection;
     expect(started).toMatchObject({ __typename: 'StartGarbageCollectionPayload', job: { status: 'QUEUED' } });
     const aPort = Number(new URL(a.url).port);
-    const [onA, onB] = await Promise.all([follow(aPort, started.job.id), follow(bPort, started.job.id)]);
+    const [onA, onB] = await Promise.all([follow(aPort, started.job.id), follow(second.port, started.job.id)]);
 
     for (const events of [onA, onB]) {
       expect(TERMINAL).toContain(events.at(-1).status);
@@ -88,7 +59,7 @@ describe('garbage collection with two instances', () => {
     const runs = await a.db.gcRun.findMany({ where: { jobs: { some: { id: decodeGlobalID(started.job.id).id } } } });
     expect(runs).toHaveLength(1);
     expect(runs[0]!.leaseOwner).toBe(`${hostname()}:${a.dataDir}`);
-    expect(await a.db.gcRun.count({ where: { leaseOwner: `${hostname()}:${bDataDir}` } })).toBe(0);
+    expect(await a.db.gcRun.count({ where: { leaseOwner: `${hostname()}:${second.dataDir}` } })).toBe(0);
   });
 
   it('refuses pushes at B’s token endpoint while A holds the window', async () => {
@@ -97,7 +68,7 @@ describe('garbage collection with two instances', () => {
     const run = await a.db.gcRun.create({ data: { status: 'RUNNING', windowOpenedAt: new Date() } });
     try {
       const scope = `repository:${registry.slug}/app:pull,push`;
-      const response = await fetch(`http://127.0.0.1:${bPort}/auth/token?service=berth-registry&scope=${encodeURIComponent(scope)}`, {
+      const response = await fetch(`http://127.0.0.1:${second.port}/auth/token?service=berth-registry&scope=${encodeURIComponent(scope)}`, {
         headers: { authorization: `Basic ${Buffer.from(`admin:${a.admin.token}`).toString('base64')}` },
       });
       expect(response.status).toBe(401);

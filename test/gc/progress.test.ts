@@ -8,6 +8,7 @@ import { type Client, type Data, useTestApp } from '../support/app.js';
 import { addMember, createNamespace, createRegistry } from '../support/fixtures.js';
 import { GC_DELAY_ENV, GC_PROGRESS, registryShim, startGc, waitForGcJob } from '../support/gc.js';
 import { buildImage, pushArtifact } from '../support/oci-images.js';
+import { overSse, type Stream } from '../support/subscriptions.js';
 
 // garbage-collect sleeps first (see registryShim), so a second job is sure to wait in the queue.
 const shimDir = await mkdtemp(join(tmpdir(), 'berth-gc-shim-'));
@@ -31,11 +32,6 @@ beforeAll(async () => {
   await app.registry.client.deleteManifest(`${other.slug}/app`, image.digest);
 });
 
-interface Stream {
-  events: Data[];
-  completed: boolean;
-}
-
 function overWebSocket(token: string, id: string): Promise<Stream> {
   const client = createClient({
     url: `${app.url.replace('http', 'ws')}/graphql`,
@@ -57,25 +53,8 @@ function overWebSocket(token: string, id: string): Promise<Stream> {
   }).finally(() => client.dispose());
 }
 
-/** GraphQL over SSE: one POST answered with `event: next` blocks, then `event: complete`. */
-async function overSse(token: string, id: string): Promise<Stream> {
-  const response = await fetch(`${app.url}/graphql`, {
-    method: 'POST',
-    headers: { accept: 'text/event-stream', 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ query: GC_PROGRESS, variables: { id } }),
-  });
-  expect(response.headers.get('content-type')).toContain('text/event-stream');
-  const stream: Stream = { events: [], completed: false };
-  for (const block of (await response.text()).split('\n\n')) {
-    const lines = block.split('\n');
-    if (lines.includes('event: complete')) stream.completed = true;
-    const data = lines.find((line) => line.startsWith('data: ') && line.length > 'data: '.length);
-    if (!data || !lines.includes('event: next')) continue;
-    const result = JSON.parse(data.slice('data: '.length)) as { data?: Data; errors?: unknown };
-    if (result.errors) throw new Error(JSON.stringify(result.errors));
-    stream.events.push(result.data?.gcJobProgress);
-  }
-  return stream;
+function overSseAs(token: string, id: string): Promise<Stream> {
+  return overSse(app.url, token, GC_PROGRESS, { id }, 'gcJobProgress');
 }
 
 function expectWholeRun(stream: Stream, id: string): void {
@@ -100,7 +79,7 @@ describe('gcJobProgress', () => {
     const queued = await startGc(app.admin, second);
     expect(queued.status).toBe('QUEUED');
 
-    const [ws, sse] = await Promise.all([overWebSocket(viewer.token!, queued.id), overSse(app.admin.token!, queued.id)]);
+    const [ws, sse] = await Promise.all([overWebSocket(viewer.token!, queued.id), overSseAs(app.admin.token!, queued.id)]);
     expectWholeRun(ws, queued.id);
     expectWholeRun(sse, queued.id);
     expect(ws.events.at(-1)).toEqual(sse.events.at(-1));
@@ -117,6 +96,6 @@ describe('gcJobProgress', () => {
     const job = await waitForGcJob(app.admin, (await startGc(app.admin, first, { dryRun: true })).id);
     const outsider = await app.user();
     await expect(overWebSocket(outsider.token!, job.id)).rejects.toThrow(/no GC job/);
-    await expect(overSse(outsider.token!, job.id)).rejects.toThrow(/NOT_FOUND/);
+    await expect(overSseAs(outsider.token!, job.id)).rejects.toThrow(/NOT_FOUND/);
   });
 });

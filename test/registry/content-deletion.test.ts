@@ -70,11 +70,29 @@ describe('content deletion against a live registry', () => {
 
       const result = await deleteTags(client, 'tags/shared', ['a']);
 
-      expect(result).toEqual({ deletedTagNames: ['a'], deletedDigests: [], failed: [], unrestored: [] });
+      expect(result).toEqual({ deletedTagNames: ['a'], deletedDigests: [], failed: [], unrestored: [], changed: [] });
       expect(await client.listTags('tags/shared')).toEqual(['b']);
       const survivor = await client.getManifest('tags/shared', 'b');
       expect(survivor.digest).toBe(image.digest);
       expect(Buffer.from(survivor.bytes).equals(image.manifest)).toBe(true);
+    });
+
+    it('leaves a tag that points at another image than the caller expects, and tells each step', async () => {
+      const { client } = test;
+      const [judged, repushed, other] = [buildImage(), buildImage(), buildImage()];
+      await pushArtifact(client, 'tags/expected', 'old', judged);
+      await pushArtifact(client, 'tags/expected', 'moved', repushed);
+      await pushArtifact(client, 'tags/expected', 'keep', other);
+      const steps: string[] = [];
+
+      const result = await deleteTags(client, 'tags/expected', ['old', 'moved'], {
+        expectedDigests: new Map([['old', judged.digest], ['moved', judged.digest]]),
+        onManifestDeleted: (digest) => steps.push(digest),
+      });
+
+      expect(result).toEqual({ deletedTagNames: ['old'], deletedDigests: [judged.digest], failed: [], unrestored: [], changed: ['moved'] });
+      expect(steps).toEqual([judged.digest]);
+      expect(await sortedTags(client, 'tags/expected')).toEqual(['keep', 'moved']);
     });
 
     it('deletes many tags across digests in one call, keeping tags it was not asked for', async () => {
@@ -88,7 +106,7 @@ describe('content deletion against a live registry', () => {
 
       const result = await deleteTags(client, 'tags/many', ['x1', 'y1', 'x2']);
 
-      expect(result).toEqual({ deletedTagNames: ['x1', 'y1', 'x2'], deletedDigests: [y.digest], failed: [], unrestored: [] });
+      expect(result).toEqual({ deletedTagNames: ['x1', 'y1', 'x2'], deletedDigests: [y.digest], failed: [], unrestored: [], changed: [] });
       expect(await sortedTags(client, 'tags/many')).toEqual(['x3', 'z1']);
       expect((await client.headManifest('tags/many', 'x3'))?.digest).toBe(x.digest);
       expect((await client.headManifest('tags/many', 'z1'))?.digest).toBe(z.digest);
@@ -141,7 +159,7 @@ describe('content deletion against a live registry', () => {
 
       const result = await deleteTags(client, 'tags/child', ['amd64']);
 
-      expect(result).toEqual({ deletedTagNames: ['amd64'], deletedDigests: [], failed: [], unrestored: [] });
+      expect(result).toEqual({ deletedTagNames: ['amd64'], deletedDigests: [], failed: [], unrestored: [], changed: [] });
       expect(await client.listTags('tags/child')).toEqual(['multi']);
       expect(await exists(client, 'tags/child', first.digest)).toBe(true);
     });
