@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
+import { AccessChanges } from './auth/access-changes.js';
 import { ServerKey } from './auth/server-key.js';
 import type { Config } from './config.js';
 import type { Services } from './context.js';
@@ -29,6 +30,8 @@ export interface StartOptions {
   serverKey?: ServerKey;
   /** How often the content index is reconciled with the backend. @default 5 minutes */
   reconcileIntervalMs?: number;
+  /** How long a token's viewer is cached between access changes. @default 5 seconds */
+  viewerCacheTtlMs?: number;
 }
 
 const DEFAULT_RECONCILE_INTERVAL_MS = 5 * 60_000;
@@ -43,6 +46,8 @@ export async function startBerth(config: Config, db: Db, log: Logger, options: S
   // The registry creates its storage root lazily, at the first push, as its umask allows.
   if (registry.embedded) await makePrivateDir(registry.embedded.storageDir);
   const pubsub = createBerthPubSub(config.redisUrl);
+  const accessChanges = new AccessChanges(pubsub);
+  accessChanges.start();
   const maintenance = new BackendMaintenance(db);
   const { client } = registry;
   const contentIndex = new ContentIndexWriter(db, v2ManifestSource(client));
@@ -69,6 +74,7 @@ export async function startBerth(config: Config, db: Db, log: Logger, options: S
     serverKey,
     registry,
     pubsub,
+    accessChanges,
     gc,
     maintenance,
     contentIndex,
@@ -76,7 +82,7 @@ export async function startBerth(config: Config, db: Db, log: Logger, options: S
     remoteClients: new RemoteClients(serverKey.derive('registry-password')),
     contentCache: new RegistryContentCache(),
   };
-  const server = createBerthServer(services);
+  const server = createBerthServer(services, { viewerCacheTtlMs: options.viewerCacheTtlMs });
   try {
     // Recovery first: a GC that a crash cut short may have left the registry read-only.
     await gc.start();
@@ -84,6 +90,7 @@ export async function startBerth(config: Config, db: Db, log: Logger, options: S
   } catch (error) {
     await gc.stop();
     await registry.close();
+    await accessChanges.stop();
     await pubsub.close();
     throw error;
   }
@@ -100,6 +107,7 @@ export async function startBerth(config: Config, db: Db, log: Logger, options: S
       await gc.stop();
       await registry.close();
       await server.close();
+      await accessChanges.stop();
       await pubsub.close();
     },
   };

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { AccessChanges } from './auth/access-changes.js';
 import type { ServerKey } from './auth/server-key.js';
 import type { Viewer } from './auth/viewer.js';
 import type { Config } from './config.js';
@@ -23,6 +24,8 @@ export interface Services {
   /** The backend hosted registries live on. */
   readonly registry: HostedBackend;
   readonly pubsub: PubSub;
+  /** Revocations and membership changes, heard by every instance. */
+  readonly accessChanges: AccessChanges;
   /** Garbage collection jobs: queue, worker and recovery. */
   readonly gc: GcQueue;
   /** Whether the backend is in a read-only maintenance window (GC), and why. */

@@ -1,6 +1,7 @@
 import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
 import { createPubSub } from 'graphql-yoga';
 import { Redis } from 'ioredis';
+import type { AccessChange } from './auth/access-changes.js';
 import type { GcJob } from './generated/prisma/client.js';
 
 /** What the registry reported, as registryEvents subscribers receive it. */
@@ -24,6 +25,8 @@ export type Topics = {
   /** A GC job's row after each saved change (progress, phase, status). */
   'gcJob:progress': [jobId: string, job: GcJob];
   'gcRun:signal': [signal: GcRunSignal];
+  /** A token revoked, a user deleted, a membership changed: every instance drops what it derived from it. */
+  'access:changed': [change: AccessChange];
 };
 
 export type PubSub = ReturnType<typeof createPubSub<Topics>> & { close(): Promise<void> };

@@ -35,11 +35,11 @@ export interface BerthServer {
   close(): Promise<void>;
 }
 
-export function createBerthServer(services: Services): BerthServer {
+export function createBerthServer(services: Services, options: { viewerCacheTtlMs?: number | undefined } = {}): BerthServer {
   const { db, log, config } = services;
   const clients = new ClientAddresses(config.trustedProxies);
   const clientAddressOf = (req: IncomingMessage | undefined) => clients.resolve(req?.socket.remoteAddress, stringParam(req?.headers['x-forwarded-for']));
-  const bearer = new BearerLogin(services);
+  const bearer = new BearerLogin(services, { ttlMs: options.viewerCacheTtlMs });
   const graphiql = createGraphiQLPage();
   const yoga = createYoga<Record<string, unknown>, Context>({
     schema,
