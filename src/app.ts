@@ -8,6 +8,7 @@ import type { Db } from './db/client.js';
 import { BackendMaintenance } from './gc/maintenance.js';
 import { GcQueue } from './gc/queue.js';
 import type { GcChanges } from './gc/runner.js';
+import { Metrics, v2CallKind } from './metrics.js';
 import { makePrivateDir } from './private-files.js';
 import { createBerthPubSub } from './pubsub.js';
 import { storageInventory, v2Inventory, v2ManifestSource } from './registry/content-index/inventory.js';
@@ -42,7 +43,8 @@ const DEFAULT_RECONCILE_INTERVAL_MS = 5 * 60_000;
  */
 export async function startBerth(config: Config, db: Db, log: Logger, options: StartOptions = {}): Promise<RunningBerth> {
   const serverKey = options.serverKey ?? (await ServerKey.load(config));
-  const registry = await openHostedBackend(config, log);
+  const metrics = new Metrics(db);
+  const registry = await openHostedBackend(config, log, { onRequest: ({ method, path }) => metrics.backendCall('hosted', v2CallKind(method, path)) });
   // The registry creates its storage root lazily, at the first push, as its umask allows.
   if (registry.embedded) await makePrivateDir(registry.embedded.storageDir);
   const pubsub = createBerthPubSub(config.redisUrl);
@@ -81,6 +83,7 @@ export async function startBerth(config: Config, db: Db, log: Logger, options: S
     reconciler,
     remoteClients: new RemoteClients(serverKey.derive('registry-password')),
     contentCache: new RegistryContentCache(),
+    metrics,
   };
   const server = createBerthServer(services, { viewerCacheTtlMs: options.viewerCacheTtlMs });
   try {

@@ -6,6 +6,7 @@ import type { Config } from './config.js';
 import type { Db } from './db/client.js';
 import type { BackendMaintenance } from './gc/maintenance.js';
 import type { GcQueue } from './gc/queue.js';
+import type { Metrics } from './metrics.js';
 import type { PubSub } from './pubsub.js';
 import type { RegistryBackends } from './registry/backend.js';
 import type { ContentIndexReconciler } from './registry/content-index/reconcile.js';
@@ -37,6 +38,8 @@ export interface Services {
   readonly remoteClients: RemoteClients;
   /** Outside registries' manifests and configs fetched by digest, shared by every request. */
   readonly contentCache: RegistryContentCache;
+  /** What /metrics reports. */
+  readonly metrics: Metrics;
 }
 
 /** The GraphQL context: one per request (or per subscription operation), never shared between viewers. */

@@ -13,6 +13,7 @@ import { corsFor } from './http/cors.js';
 import { clipErrors, clipResult, useClippedErrorMessages } from './http/error-messages.js';
 import { createGraphiQLPage, useSecurityHeaders } from './http/graphiql-page.js';
 import { useLiveAccessCheck } from './http/live-access.js';
+import { metricsRoute, useRequestMetrics } from './http/metrics.js';
 import { useDocumentLimits, useStrictRequestParsing } from './http/request-parsing.js';
 import { registryHookRoute } from './registry/hosted/notifications.js';
 import { tokenRoute } from './registry/hosted/token-service.js';
@@ -77,6 +78,7 @@ export function createBerthServer(services: Services, options: { viewerCacheTtlM
       };
     },
     plugins: [
+      useRequestMetrics(services.metrics, '/graphql'),
       // Any header a browser page cannot send without a CORS preflight will do; tokens travel in one.
       useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf', 'authorization'] }),
       useStrictRequestParsing(),
@@ -96,6 +98,7 @@ export function createBerthServer(services: Services, options: { viewerCacheTtlM
         {
           '/auth/token': tokenRoute(services),
           '/hooks/registry': registryHookRoute({ ...services, hookSecret: services.registry.hookSecret }),
+          ...(config.metrics ? { '/metrics': metricsRoute(services.metrics) } : {}),
         },
         clientAddressOf,
       ),
@@ -105,6 +108,7 @@ export function createBerthServer(services: Services, options: { viewerCacheTtlM
 
   const http = createServer(yoga);
   const wsServer = new WebSocketServer({ server: http, path: yoga.graphqlEndpoint });
+  services.metrics.countWebSocketConnections(() => wsServer.clients.size);
   const ws = useServer<Record<string, unknown>>(
     {
       // Refusing here makes graphql-ws close with 4403 Forbidden, without echoing why.
