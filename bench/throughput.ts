@@ -6,10 +6,10 @@
 // Run with `npx tsx bench/throughput.ts`.
 import autocannon from 'autocannon';
 import { issueApiToken } from '../src/auth/api-tokens.js';
-import { ServerKey } from '../src/auth/server-key.js';
 import { freePort } from '../test/support/registry-process.js';
 import { format, report } from './report.js';
 import { type Provider, scratchDatabase } from './support/databases.js';
+import { benchServerKey, startBerthProcess } from './support/berth-process.js';
 import { startServerProcess } from './support/processes.js';
 
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
@@ -22,7 +22,6 @@ const P99_GOAL_MS = 50;
 
 const SMALL_QUERY = '{ namespaces(first: 10) { totalCount nodes { slug name } } }';
 const TYPENAME_QUERY = '{ __typename }';
-const SECRET_KEY = 'bench-secret-key-bench-secret-key-0123456789';
 
 interface Load {
   reqPerSec: number;
@@ -58,7 +57,7 @@ async function expectAnswer(url: string, query: string, token: string | null, ch
 
 async function measure(provider: Provider): Promise<void> {
   const database = await scratchDatabase(provider, 'throughput');
-  const { db, dataDir } = database;
+  const { db } = database;
   try {
     // A member of NAMESPACES namespaces, next to as many it must not see: tenancy stays in the query.
     const user = await db.user.create({ data: { name: 'bench' } });
@@ -72,22 +71,10 @@ async function measure(provider: Provider): Promise<void> {
         },
       });
     }
-    const serverKey = await ServerKey.load({ secretKey: SECRET_KEY, dataDir });
+    const serverKey = await benchServerKey(database);
     const { secret: token } = await issueApiToken(db, serverKey, { userId: user.id, name: 'bench' });
 
-    const berthPort = await freePort();
-    const berth = await startServerProcess('src/main.ts', {
-      port: berthPort,
-      readyPath: '/readyz',
-      env: {
-        DATABASE_URL: database.url,
-        BERTH_DATA_DIR: dataDir,
-        BERTH_PORT: String(berthPort),
-        BERTH_REGISTRY_PORT: String(await freePort()),
-        BERTH_SECRET_KEY: SECRET_KEY,
-        BERTH_LOG_LEVEL: 'warn',
-      },
-    });
+    const berth = await startBerthProcess(database);
     const yogaPort = await freePort();
     const yoga = await startServerProcess('bench/support/yoga-alone.ts', { port: yogaPort, args: [String(yogaPort)], readyPath: '/health' });
     try {

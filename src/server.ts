@@ -14,6 +14,7 @@ import { clipErrors, clipResult, useClippedErrorMessages } from './http/error-me
 import { createGraphiQLPage, useSecurityHeaders } from './http/graphiql-page.js';
 import { useLiveAccessCheck } from './http/live-access.js';
 import { metricsRoute, useRequestMetrics } from './http/metrics.js';
+import { useSubscriptionFanOut } from './http/subscription-fan-out.js';
 import { useDocumentLimits, useStrictRequestParsing } from './http/request-parsing.js';
 import { registryHookRoute } from './registry/hosted/notifications.js';
 import { tokenRoute } from './registry/hosted/token-service.js';
@@ -87,6 +88,7 @@ export function createBerthServer(services: Services, options: { viewerCacheTtlM
       useSecurityHeaders(),
       graphiql.plugin,
       useLiveAccessCheck(),
+      useSubscriptionFanOut(['gcJobProgress', 'registryEvents']),
       useReadinessCheck({
         endpoint: '/readyz',
         check: async () => {

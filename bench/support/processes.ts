@@ -12,12 +12,15 @@ export interface ServerProcess {
 /**
  * A server in a process of its own (`node --import tsx <script> …args`), so the load generator in
  * the benchmark's process never shares an event loop with it; resolves once `readyPath` answers.
+ * With BENCH_CPU_PROF_DIR set, each server writes a CPU profile there when it stops.
  */
 export async function startServerProcess(
   script: string,
   options: { args?: string[]; env?: Record<string, string>; port: number; readyPath: string; nodeOptions?: string[] },
 ): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [...(options.nodeOptions ?? []), '--import', 'tsx', path.resolve(script), ...(options.args ?? [])], {
+  const profileDir = process.env['BENCH_CPU_PROF_DIR'];
+  const profiling = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  const child = spawn(process.execPath, [...profiling, ...(options.nodeOptions ?? []), '--import', 'tsx', path.resolve(script), ...(options.args ?? [])], {
     env: { ...process.env, NODE_ENV: 'production', ...options.env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

@@ -1,24 +1,19 @@
 // The baseline server: graphql-yoga alone, with graphql-ws on the same path as berth, serving the
 // response shapes the benchmarks ask berth for from memory. No database, no auth, no plugins.
-// `node --import tsx bench/support/yoga-alone.ts <port>`; with REDIS_URL, subscriptions listen to
-// the same Redis channels as berth's pub/sub, so a benchmark publishes to both the same way.
+// `node --import tsx bench/support/yoga-alone.ts <port>`; subscriptions listen on berth's pub/sub
+// (through Redis with REDIS_URL), so a benchmark publishes to both the same way.
 import { createServer } from 'node:http';
-import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
 import type { ExecutionArgs } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
-import { createPubSub, createSchema, createYoga } from 'graphql-yoga';
-import { Redis } from 'ioredis';
+import { createSchema, createYoga } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
+import type { GcJob } from '../../src/generated/prisma/client.js';
+import { createBerthPubSub } from '../../src/pubsub.js';
 
 const port = Number(process.argv[2]);
-const redisUrl = process.env['REDIS_URL'];
+const pubsub = createBerthPubSub(process.env['REDIS_URL'] ?? null);
 
 const namespaces = Array.from({ length: 12 }, (_, i) => ({ slug: `bench-${String(i).padStart(2, '0')}`, name: `Bench namespace ${i}` }));
-
-type GcJobEvent = Record<string, unknown>;
-const pubsub = createPubSub<{ 'gcJob:progress': [jobId: string, job: GcJobEvent] }>(
-  redisUrl ? { eventTarget: createRedisEventTarget({ publishClient: new Redis(redisUrl), subscribeClient: new Redis(redisUrl) }) } : {},
-);
 
 const yoga = createYoga({
   schema: createSchema({
@@ -27,14 +22,19 @@ const yoga = createYoga({
       type NamespaceConnection { totalCount: Int! nodes: [Namespace!]! }
       type Namespace { slug: String! name: String! }
       type Subscription { gcJobProgress(id: ID!): GcJob! }
-      type GcJob { id: ID! status: String! phase: String! percent: Float! blobsMarked: Int! blobsDeleted: Int! bytesFreed: Float! }
+      type GcJob { id: ID! status: String! phase: String! percent: Float! blobsTotal: Int! blobsMarked: Int! blobsDeleted: Int! bytesFreed: Float! }
     `,
     resolvers: {
       Query: { namespaces: (_: unknown, { first }: { first: number }) => ({ totalCount: namespaces.length, nodes: namespaces.slice(0, first) }) },
       Subscription: {
         gcJobProgress: {
-          subscribe: (_: unknown, { id }: { id: string }) => pubsub.subscribe('gcJob:progress', id),
-          resolve: (job: GcJobEvent) => ({ ...job, bytesFreed: Number(job['bytesFreed']) }),
+          // The current state first, from memory, then the published events, as berth sends them.
+          subscribe: async function* (_: unknown, { id }: { id: string }) {
+            const live = pubsub.subscribe('gcJob:progress', id);
+            yield { id, status: 'RUNNING', phase: 'MARKING', percent: 0, blobsTotal: 0, blobsMarked: 0, blobsDeleted: 0, bytesFreed: 0n };
+            yield* live;
+          },
+          resolve: (job: GcJob) => ({ ...job, bytesFreed: Number(job.bytesFreed) }),
         },
       },
     },
