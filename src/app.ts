@@ -49,7 +49,6 @@ export async function startBerth(config: Config, db: Db, log: Logger, options: S
   if (registry.embedded) await makePrivateDir(registry.embedded.storageDir);
   const pubsub = createBerthPubSub(config.redisUrl);
   const accessChanges = new AccessChanges(pubsub);
-  accessChanges.start();
   const maintenance = new BackendMaintenance(db);
   const { client } = registry;
   const contentIndex = new ContentIndexWriter(db, v2ManifestSource(client));
@@ -89,6 +88,10 @@ export async function startBerth(config: Config, db: Db, log: Logger, options: S
   try {
     // Recovery first: a GC that a crash cut short may have left the registry read-only.
     await gc.start();
+    // Once the pub/sub has connected (the queue's start waited for the database): an ioredis client
+    // asked to subscribe before its ready check fails that check. Before listening: nobody is
+    // cached or subscribed yet, so nothing can miss a change.
+    accessChanges.start();
     await server.listen(config.port, config.host);
   } catch (error) {
     await gc.stop();
