@@ -88,9 +88,9 @@ export async function startBerth(config: Config, db: Db, log: Logger, options: S
   try {
     // Recovery first: a GC that a crash cut short may have left the registry read-only.
     await gc.start();
-    // Once the pub/sub has connected (the queue's start waited for the database): an ioredis client
-    // asked to subscribe before its ready check fails that check. Before listening: nobody is
-    // cached or subscribed yet, so nothing can miss a change.
+    // After the queue's start, as its own subscription: an ioredis client told to subscribe while it
+    // connects can fail its ready check. Before listening: nobody is cached or subscribed yet, so
+    // no change can be missed.
     accessChanges.start();
     await server.listen(config.port, config.host);
   } catch (error) {

@@ -40,11 +40,14 @@ async function* whileAllowed(source: AsyncIterable<ExecutionResult>, accessChang
   try {
     for (;;) {
       // A new promise per event, not a race against one long-lived promise, which would keep a
-      // reaction per event until the subscription ends.
-      const next = await new Promise<IteratorResult<ExecutionResult> | null>((resolve, reject) => {
-        interrupt = () => resolve(null);
-        iterator.next().then(resolve, reject);
-      });
+      // reaction per event until the subscription ends. Access may have been lost while the last
+      // event waited to be taken: then nothing more is awaited.
+      const next = refusal
+        ? null
+        : await new Promise<IteratorResult<ExecutionResult> | null>((resolve, reject) => {
+            interrupt = () => resolve(null);
+            iterator.next().then(resolve, reject);
+          });
       const expiresAt = subscriber.tokenExpiresAt;
       if (!refusal && expiresAt !== null && expiresAt.getTime() <= Date.now()) refusal = refusalFor('token');
       if (refusal) {
