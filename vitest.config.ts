@@ -8,6 +8,7 @@ const databaseTests = [
   'test/schema/**/*.test.ts',
   'test/db/**/*.test.ts',
   'test/auth/**/*.test.ts',
+  'test/http/metrics.test.ts',
   'test/gc/**/*.test.ts',
   'test/cleanup/**/*.test.ts',
   'test/registry/hosted/{token-service,robot-access,quota}.test.ts',

@@ -9,14 +9,17 @@ export interface Figure {
   berth: number;
   baseline: number;
   unit: 'ms' | 's' | 'req/s' | 'KB' | 'MB';
-  /** The ratio berth/baseline must stay at or below `max`, or at or above `min`. */
-  goal: { max: number } | { min: number };
+  /**
+   * The ratio berth/baseline must stay at or below `max`, or at or above `min`; or berth's own
+   * value must stay at or below `atMost` (in `unit`), when the goal is a bound and not a ratio.
+   */
+  goal: { max: number } | { min: number } | { atMost: number };
 }
 
 export function report({ figure, berth, baseline, unit, goal }: Figure): void {
   const ratio = berth / baseline;
-  const met = 'max' in goal ? ratio <= goal.max : ratio >= goal.min;
-  const goalText = 'max' in goal ? `≤ ${goal.max}` : `≥ ${goal.min}`;
+  const met = 'max' in goal ? ratio <= goal.max : 'min' in goal ? ratio >= goal.min : berth <= goal.atMost;
+  const goalText = 'max' in goal ? `≤ ${goal.max}` : 'min' in goal ? `≥ ${goal.min}` : `≤ ${goal.atMost} ${unit}`;
   console.log(`figure:   ${figure}`);
   console.log(`berth:    ${format(berth, unit)}`);
   console.log(`baseline: ${format(baseline, unit)}`);
@@ -25,6 +28,6 @@ export function report({ figure, berth, baseline, unit, goal }: Figure): void {
   console.log(`BENCH ${JSON.stringify({ figure, berth, baseline, unit, ratio: Number(ratio.toFixed(3)), goal: goalText, met })}\n`);
 }
 
-function format(value: number, unit: Figure['unit']): string {
+export function format(value: number, unit: Figure['unit']): string {
   return `${value < 10 ? value.toFixed(2) : value < 1000 ? value.toFixed(1) : Math.round(value).toLocaleString('en')} ${unit}`;
 }

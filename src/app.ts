@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
+import { AccessChanges } from './auth/access-changes.js';
 import { ServerKey } from './auth/server-key.js';
 import { CleanupJobs } from './cleanup/jobs.js';
 import { CleanupScheduler } from './cleanup/scheduler.js';
@@ -10,6 +11,7 @@ import { BackendMaintenance } from './gc/maintenance.js';
 import { GcQueue } from './gc/queue.js';
 import { ImportQueue } from './imports/queue.js';
 import type { GcChanges } from './gc/runner.js';
+import { Metrics, v2CallKind } from './metrics.js';
 import { makePrivateDir } from './private-files.js';
 import { createBerthPubSub } from './pubsub.js';
 import { storageInventory, v2Inventory, v2ManifestSource } from './registry/content-index/inventory.js';
@@ -33,6 +35,8 @@ export interface StartOptions {
   serverKey?: ServerKey;
   /** How often the content index is reconciled with the backend. @default 5 minutes */
   reconcileIntervalMs?: number;
+  /** How long a token's viewer is cached between access changes. @default 5 seconds */
+  viewerCacheTtlMs?: number;
 }
 
 const DEFAULT_RECONCILE_INTERVAL_MS = 5 * 60_000;
@@ -43,10 +47,12 @@ const DEFAULT_RECONCILE_INTERVAL_MS = 5 * 60_000;
  */
 export async function startBerth(config: Config, db: Db, log: Logger, options: StartOptions = {}): Promise<RunningBerth> {
   const serverKey = options.serverKey ?? (await ServerKey.load(config));
-  const registry = await openHostedBackend(config, log);
+  const metrics = new Metrics(db);
+  const registry = await openHostedBackend(config, log, { onRequest: ({ method, path }) => metrics.backendCall('hosted', v2CallKind(method, path)) });
   // The registry creates its storage root lazily, at the first push, as its umask allows.
   if (registry.embedded) await makePrivateDir(registry.embedded.storageDir);
   const pubsub = createBerthPubSub(config.redisUrl);
+  const accessChanges = new AccessChanges(pubsub);
   const maintenance = new BackendMaintenance(db);
   const { client } = registry;
   const contentIndex = new ContentIndexWriter(db, v2ManifestSource(client));
@@ -77,6 +83,7 @@ export async function startBerth(config: Config, db: Db, log: Logger, options: S
     serverKey,
     registry,
     pubsub,
+    accessChanges,
     gc,
     imports,
     cleanup,
@@ -86,19 +93,25 @@ export async function startBerth(config: Config, db: Db, log: Logger, options: S
     reconciler,
     remoteClients: new RemoteClients(serverKey.derive('registry-password')),
     contentCache: new RegistryContentCache(),
+    metrics,
   };
-  const server = createBerthServer(services);
+  const server = createBerthServer(services, { viewerCacheTtlMs: options.viewerCacheTtlMs });
   try {
     // Recovery first: a GC that a crash cut short may have left the registry read-only.
     await gc.start();
     await imports.start();
     await cleanup.start();
+    // After the queues' start, as its own subscription: an ioredis client told to subscribe while it
+    // connects can fail its ready check. Before listening: nobody is cached or subscribed yet, so
+    // no change can be missed.
+    accessChanges.start();
     await server.listen(config.port, config.host);
   } catch (error) {
     await cleanup.stop();
     await imports.stop();
     await gc.stop();
     await registry.close();
+    await accessChanges.stop();
     await pubsub.close();
     throw error;
   }
@@ -119,6 +132,7 @@ export async function startBerth(config: Config, db: Db, log: Logger, options: S
       await gc.stop();
       await registry.close();
       await server.close();
+      await accessChanges.stop();
       await pubsub.close();
     },
   };

@@ -39,6 +39,8 @@ export interface Config {
   corsOrigins: string[];
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   graphiql: boolean;
+  /** Serve Prometheus metrics at /metrics, next to the API. */
+  metrics: boolean;
 }
 
 export class ConfigError extends Error {
@@ -129,6 +131,7 @@ const environment = z.object({
   BERTH_SECRET_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
   BERTH_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   BERTH_GRAPHIQL: z.enum(['true', 'false']).default('true'),
+  BERTH_METRICS: z.enum(['true', 'false']).default('true'),
   BERTH_TRUSTED_PROXIES: commaList(cidrBlock, 'must be IP addresses or CIDR blocks, comma-separated (10.0.0.0/8, ::1)'),
   BERTH_CORS_ORIGINS: commaList(origin, 'must be origins, comma-separated (https://app.example.com)'),
 });
@@ -162,5 +165,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     corsOrigins: e.BERTH_CORS_ORIGINS,
     logLevel: e.BERTH_LOG_LEVEL,
     graphiql: e.BERTH_GRAPHIQL === 'true',
+    metrics: e.BERTH_METRICS === 'true',
   };
 }

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { AccessChanges } from './auth/access-changes.js';
 import type { ServerKey } from './auth/server-key.js';
 import type { Viewer } from './auth/viewer.js';
 import type { Config } from './config.js';
@@ -8,6 +9,7 @@ import type { Db } from './db/client.js';
 import type { BackendMaintenance } from './gc/maintenance.js';
 import type { GcQueue } from './gc/queue.js';
 import type { ImportQueue } from './imports/queue.js';
+import type { Metrics } from './metrics.js';
 import type { PubSub } from './pubsub.js';
 import type { RegistryBackends } from './registry/backend.js';
 import type { ContentIndexReconciler } from './registry/content-index/reconcile.js';
@@ -26,6 +28,8 @@ export interface Services {
   /** The backend hosted registries live on. */
   readonly registry: HostedBackend;
   readonly pubsub: PubSub;
+  /** Revocations and membership changes, heard by every instance. */
+  readonly accessChanges: AccessChanges;
   /** Garbage collection jobs: queue, worker and recovery. */
   readonly gc: GcQueue;
   /** Image imports into hosted registries: queue, workers and recovery. */
@@ -43,6 +47,8 @@ export interface Services {
   readonly remoteClients: RemoteClients;
   /** Outside registries' manifests and configs fetched by digest, shared by every request. */
   readonly contentCache: RegistryContentCache;
+  /** What /metrics reports. */
+  readonly metrics: Metrics;
 }
 
 /** The GraphQL context: one per request (or per subscription operation), never shared between viewers. */

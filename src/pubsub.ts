@@ -1,6 +1,7 @@
 import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
 import { createPubSub } from 'graphql-yoga';
 import { Redis } from 'ioredis';
+import type { AccessChange } from './auth/access-changes.js';
 import type { CleanupJob, GcJob, ImportJob } from './generated/prisma/client.js';
 
 /** What the registry reported, as registryEvents subscribers receive it. */
@@ -30,6 +31,8 @@ export type Topics = {
   'cleanupJob:progress': [jobId: string, job: CleanupJob];
   /** A cleanup job to stop, on whichever instance runs it. */
   'cleanupJob:cancel': [jobId: string];
+  /** A token revoked, a user deleted, a membership changed: every instance drops what it derived from it. */
+  'access:changed': [change: AccessChange];
 };
 
 export type PubSub = ReturnType<typeof createPubSub<Topics>> & { close(): Promise<void> };

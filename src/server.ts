@@ -13,6 +13,8 @@ import { corsFor } from './http/cors.js';
 import { clipErrors, clipResult, useClippedErrorMessages } from './http/error-messages.js';
 import { createGraphiQLPage, useSecurityHeaders } from './http/graphiql-page.js';
 import { useLiveAccessCheck } from './http/live-access.js';
+import { metricsRoute, useRequestMetrics } from './http/metrics.js';
+import { useSubscriptionFanOut } from './http/subscription-fan-out.js';
 import { useDocumentLimits, useStrictRequestParsing } from './http/request-parsing.js';
 import { registryHookRoute } from './registry/hosted/notifications.js';
 import { tokenRoute } from './registry/hosted/token-service.js';
@@ -35,11 +37,11 @@ export interface BerthServer {
   close(): Promise<void>;
 }
 
-export function createBerthServer(services: Services): BerthServer {
+export function createBerthServer(services: Services, options: { viewerCacheTtlMs?: number | undefined } = {}): BerthServer {
   const { db, log, config } = services;
   const clients = new ClientAddresses(config.trustedProxies);
   const clientAddressOf = (req: IncomingMessage | undefined) => clients.resolve(req?.socket.remoteAddress, stringParam(req?.headers['x-forwarded-for']));
-  const bearer = new BearerLogin(services);
+  const bearer = new BearerLogin(services, { ttlMs: options.viewerCacheTtlMs });
   const graphiql = createGraphiQLPage();
   const yoga = createYoga<Record<string, unknown>, Context>({
     schema,
@@ -77,6 +79,7 @@ export function createBerthServer(services: Services): BerthServer {
       };
     },
     plugins: [
+      useRequestMetrics(services.metrics, '/graphql'),
       // Any header a browser page cannot send without a CORS preflight will do; tokens travel in one.
       useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf', 'authorization'] }),
       useStrictRequestParsing(),
@@ -85,6 +88,7 @@ export function createBerthServer(services: Services): BerthServer {
       useSecurityHeaders(),
       graphiql.plugin,
       useLiveAccessCheck(),
+      useSubscriptionFanOut(['gcJobProgress', 'importJobProgress', 'cleanupJobProgress', 'registryEvents']),
       useReadinessCheck({
         endpoint: '/readyz',
         check: async () => {
@@ -96,6 +100,7 @@ export function createBerthServer(services: Services): BerthServer {
         {
           '/auth/token': tokenRoute(services),
           '/hooks/registry': registryHookRoute({ ...services, hookSecret: services.registry.hookSecret }),
+          ...(config.metrics ? { '/metrics': metricsRoute(services.metrics) } : {}),
         },
         clientAddressOf,
       ),
@@ -105,6 +110,7 @@ export function createBerthServer(services: Services): BerthServer {
 
   const http = createServer(yoga);
   const wsServer = new WebSocketServer({ server: http, path: yoga.graphqlEndpoint });
+  services.metrics.countWebSocketConnections(() => wsServer.clients.size);
   const ws = useServer<Record<string, unknown>>(
     {
       // Refusing here makes graphql-ws close with 4403 Forbidden, without echoing why.

@@ -19,6 +19,7 @@ describe('loadConfig', () => {
       adminToken: null,
       logLevel: 'info',
       graphiql: true,
+      metrics: true,
       trustedProxies: [],
       corsOrigins: [],
       gc: { minIntervalMs: 10 * 60_000 },
@@ -44,6 +45,7 @@ describe('loadConfig', () => {
       BERTH_ADMIN_TOKEN: ADMIN_TOKEN,
       BERTH_TRUSTED_PROXIES: '10.0.0.0/8, 192.168.1.7,::1',
       BERTH_CORS_ORIGINS: 'https://app.example.com,http://localhost:3000/',
+      BERTH_METRICS: 'false',
     });
     expect(config).toMatchObject({
       host: '0.0.0.0',
@@ -55,6 +57,7 @@ describe('loadConfig', () => {
       adminToken: ADMIN_TOKEN,
       trustedProxies: ['10.0.0.0/8', '192.168.1.7/32', '::1/128'],
       corsOrigins: ['https://app.example.com', 'http://localhost:3000'],
+      metrics: false,
     });
   });
 

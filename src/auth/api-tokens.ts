@@ -56,11 +56,6 @@ export async function findApiToken(db: Pick<Db, 'apiToken'>, key: ServerKey, tok
   return legacy;
 }
 
-/** The row of a token by its ID, with its user and memberships, as it is now. */
-export function findApiTokenById(db: Pick<Db, 'apiToken'>, id: string): Promise<ApiTokenWithUser | null> {
-  return db.apiToken.findUnique({ where: { id }, include: WITH_USER });
-}
-
 async function upgradeLegacyHash(db: Pick<Db, 'apiToken'>, legacy: ApiToken, tokenHash: string): Promise<void> {
   try {
     // Conditional: a concurrent request may have upgraded the row already.

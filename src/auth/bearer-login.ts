@@ -1,7 +1,10 @@
 import { GraphQLError } from 'graphql';
 import type { Db } from '../db/client.js';
+import type { AccessChanges } from './access-changes.js';
+import { hashApiToken } from './api-tokens.js';
 import { FailureLimiter } from './failure-limiter.js';
 import type { ServerKey } from './server-key.js';
+import { ViewerCache, type ViewerCacheOptions } from './viewer-cache.js';
 import { type Viewer, viewerForApiToken } from './viewer.js';
 
 /**
@@ -10,27 +13,47 @@ import { type Viewer, viewerForApiToken } from './viewer.js';
  * reported instead of showing an empty graph (unknown, revoked and expired tokens alike). Wrong
  * tokens count per client address: past the allowance they are answered 429 instead of 401. A
  * valid token always passes, and an anonymous request or a malformed header (which guesses
- * nothing) is never counted or limited.
+ * nothing) is never counted or limited. Valid tokens' viewers are cached for a few seconds and
+ * dropped as soon as an access change touches them (see ViewerCache).
  */
 export class BearerLogin {
+  private readonly cache: ViewerCache;
+
   constructor(
-    private readonly deps: { readonly db: Db; readonly serverKey: ServerKey },
+    private readonly deps: { readonly db: Db; readonly serverKey: ServerKey; readonly accessChanges: AccessChanges },
+    cacheOptions: ViewerCacheOptions = {},
     private readonly limiter = new FailureLimiter(),
-  ) {}
+  ) {
+    this.cache = new ViewerCache(cacheOptions);
+    deps.accessChanges.listen((change) => this.cache.apply(change));
+  }
 
   /** Throws a GraphQL error with code UNAUTHENTICATED (HTTP 401) or TOO_MANY_REQUESTS (HTTP 429). */
   async viewer(authorization: string | null | undefined, clientAddress: string): Promise<Viewer | null> {
     if (!authorization) return null;
     const match = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
     if (!match) throw unauthenticated('the Authorization header must be "Bearer <api token>"');
-    const viewer = await viewerForApiToken(this.deps.db, this.deps.serverKey, match[1]!);
-    if (viewer) return viewer;
+    const token = match[1]!;
+    const tokenHash = hashApiToken(this.deps.serverKey, token);
+    const cached = this.cache.get(tokenHash);
+    if (cached) return ownCopy(cached);
+    const mark = this.cache.mark();
+    const viewer = await viewerForApiToken(this.deps.db, this.deps.serverKey, token);
+    if (viewer) {
+      this.cache.set(tokenHash, viewer, mark);
+      return ownCopy(viewer);
+    }
     // By address alone (a bearer token names no account), and a success does not reset the
     // count: one valid token must not buy unlimited guesses at the others.
     const retryAfterMs = this.limiter.recordFailure(`bearer|${clientAddress}`);
     if (retryAfterMs > 0) throw tooManyFailures(retryAfterMs);
     throw unauthenticated('the API token is not valid');
   }
+}
+
+/** Each request gets roles of its own: a mutation records the viewer's new role in them (createNamespace). */
+function ownCopy(viewer: Viewer): Viewer {
+  return { ...viewer, roles: new Map(viewer.roles) };
 }
 
 export function isTooManyFailures(error: unknown): boolean {

@@ -1,6 +1,6 @@
 import type { Db } from '../db/client.js';
 import type { NamespaceRole } from '../generated/prisma/enums.js';
-import { type ApiTokenWithUser, findApiToken, findApiTokenById } from './api-tokens.js';
+import { type ApiTokenWithUser, findApiToken } from './api-tokens.js';
 import { roleSatisfies } from './roles.js';
 import type { ServerKey } from './server-key.js';
 
@@ -13,8 +13,10 @@ export interface Viewer {
   readonly name: string;
   readonly isAdmin: boolean;
   readonly roles: Map<string, NamespaceRole>;
-  /** The API token that authenticated it: a live subscription checks it again for every event. */
+  /** The API token that authenticated it; a revocation names it. */
   readonly tokenId: string;
+  /** When that token stops working; null: never. */
+  readonly tokenExpiresAt: Date | null;
 }
 
 /** Admins act as OWNER of every namespace. */
@@ -41,15 +43,6 @@ export async function viewerForApiToken(db: Db, key: ServerKey, apiToken: string
   return viewerOf(token);
 }
 
-/**
- * The viewer as its token and user stand now: null once the token was revoked or has expired, or
- * the user was deleted. Read afresh each time (there is no viewer cache), so on every instance.
- */
-export async function currentViewer(db: Db, viewer: Viewer): Promise<Viewer | null> {
-  const token = await findApiTokenById(db, viewer.tokenId);
-  return token && !isExpired(token, Date.now()) ? viewerOf(token) : null;
-}
-
 function isExpired(token: { expiresAt: Date | null }, now: number): boolean {
   return token.expiresAt !== null && token.expiresAt.getTime() <= now;
 }
@@ -62,5 +55,6 @@ function viewerOf(token: ApiTokenWithUser): Viewer {
     isAdmin: user.isAdmin,
     roles: new Map(user.memberships.map((m) => [m.namespaceId, m.role])),
     tokenId: token.id,
+    tokenExpiresAt: token.expiresAt,
   };
 }

@@ -4,7 +4,7 @@ import type { ContentReader } from './content.js';
 import { createIndexLoaders, indexedContent, type IndexLoaders } from './content-index/indexed-content.js';
 import type { ContentIndexWriter } from './content-index/writer.js';
 import type { HostedBackend } from './hosted/hosted-backend.js';
-import { BackendCallLog, createRegistryLoaders, type RegistryContentCache } from './remote/live-loaders.js';
+import { BackendCallLog, type BackendCallKind, createRegistryLoaders, type RegistryContentCache } from './remote/live-loaders.js';
 import { liveContent } from './remote/live-content.js';
 import type { RemoteClients } from './remote/remote-clients.js';
 import type { RegistryClient } from './v2/client.js';
@@ -41,18 +41,28 @@ export interface BackendDeps {
   readonly remoteClients: RemoteClients;
   /** Outside registries' manifests and configs fetched by digest, shared by every request. */
   readonly contentCache: RegistryContentCache;
+  readonly metrics: { backendCall(backend: 'remote', kind: BackendCallKind): void };
 }
 
-/** The backends ONE request opens: each once, with that request's loaders (created when first needed). */
+/**
+ * The backends ONE request opens: each once, with that request's loaders. Everything is created
+ * when first needed: most requests open no backend at all.
+ */
 export class RegistryBackends {
-  /** The V2 calls this request made, for `x-berth-debug: calls`. */
-  readonly calls = new BackendCallLog();
+  private callLog: BackendCallLog | undefined;
   private indexLoaders: IndexLoaders | undefined;
-  private readonly opened = new Map<string, RegistryBackend>();
+  private opened: Map<string, RegistryBackend> | undefined;
 
   constructor(private readonly deps: BackendDeps) {}
 
+  /** The V2 calls this request made, for `x-berth-debug: calls`. */
+  get calls(): BackendCallLog {
+    this.callLog ??= new BackendCallLog((kind) => this.deps.metrics.backendCall('remote', kind));
+    return this.callLog;
+  }
+
   open(registry: Registry): RegistryBackend {
+    this.opened ??= new Map();
     let backend = this.opened.get(registry.id);
     if (!backend) {
       backend = registry.kind === 'HOSTED' && registry.slug !== null ? this.hosted(registry.slug) : this.remote(registry);

@@ -1,13 +1,18 @@
+import type { AccessChanges } from '../auth/access-changes.js';
 import type { ServerKey } from '../auth/server-key.js';
 import type { Viewer } from '../auth/viewer.js';
 import type { Db } from '../db/client.js';
 import { ForbiddenError } from '../errors.js';
 
-/** What the tenancy rules act with: the database, berth's key (token hashes) and who asks. */
+/**
+ * What the tenancy rules act with: the database, berth's key (token hashes), who asks, and where
+ * they announce the access changes they make.
+ */
 export interface TenancyContext {
   readonly db: Db;
   readonly serverKey: ServerKey;
   readonly viewer: Viewer | null;
+  readonly accessChanges: AccessChanges;
 }
 
 export function requireViewer(ctx: TenancyContext): Viewer {

@@ -32,4 +32,5 @@ export async function revokeApiToken(ctx: TenancyContext, id: string): Promise<v
   const viewer = requireViewer(ctx);
   const { count } = await ctx.db.apiToken.deleteMany({ where: { id, AND: [visibleApiTokens(viewer)] } });
   if (count === 0) throw new NotFoundError('id: no such API token');
+  ctx.accessChanges.publish({ kind: 'tokenRevoked', tokenId: id });
 }

@@ -16,12 +16,15 @@ export interface MemberRef {
 export async function addMember(ctx: TenancyContext, { namespaceId, userId, role }: MemberRef & { role: NamespaceRole }): Promise<Membership> {
   await namespaceForAction(ctx, namespaceId, 'namespaceId', 'OWNER');
   if (!(await ctx.db.user.findUnique({ where: { id: userId }, select: { id: true } }))) throw new NotFoundError('userId: no such user');
+  let member: Membership;
   try {
-    return await ctx.db.membership.create({ data: { namespaceId, userId, role } });
+    member = await ctx.db.membership.create({ data: { namespaceId, userId, role } });
   } catch (error) {
     if (isUniqueViolation(error)) throw new ConflictError('the user is already a member of the namespace');
     throw error;
   }
+  ctx.accessChanges.publish({ kind: 'membershipChanged', userId, namespaceId, removed: false });
+  return member;
 }
 
 /** OWNERs change roles, their own too, as long as another OWNER remains. */
@@ -32,6 +35,7 @@ export async function updateMember(ctx: TenancyContext, { namespaceId, userId, r
     if (current.role === 'OWNER' && role !== 'OWNER') await requireAnotherOwner(tx, namespaceId, 'demoted');
     return tx.membership.update({ where: { id: current.id }, data: { role } });
   });
+  ctx.accessChanges.publish({ kind: 'membershipChanged', userId, namespaceId, removed: false });
   if (userId === ctx.viewer?.id) ctx.viewer.roles.set(namespaceId, role);
   return member;
 }
@@ -46,6 +50,7 @@ export async function removeMember(ctx: TenancyContext, { namespaceId, userId }:
     if (current.role === 'OWNER') await requireAnotherOwner(tx, namespaceId, 'removed');
     await tx.membership.delete({ where: { id: current.id } });
   });
+  ctx.accessChanges.publish({ kind: 'membershipChanged', userId, namespaceId, removed: true });
   if (userId === viewer.id) viewer.roles.delete(namespaceId);
 }
 

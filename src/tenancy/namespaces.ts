@@ -29,6 +29,7 @@ export async function createNamespace(ctx: TenancyContext, input: { slug: string
     const namespace = await ctx.db.namespace.create({
       data: { slug: input.slug, name, memberships: { create: { userId: viewer.id, role: 'OWNER' } } },
     });
+    ctx.accessChanges.publish({ kind: 'membershipChanged', userId: viewer.id, namespaceId: namespace.id, removed: false });
     viewer.roles.set(namespace.id, 'OWNER');
     return namespace;
   } catch (error) {
@@ -52,4 +53,5 @@ export async function deleteNamespace(ctx: TenancyContext, id: string): Promise<
     if (registries > 0) throw new ConflictError(`the namespace still holds ${registries} registr${registries === 1 ? 'y' : 'ies'}; delete them first`);
     await tx.namespace.delete({ where: { id } });
   });
+  ctx.accessChanges.publish({ kind: 'namespaceDeleted', namespaceId: id });
 }

@@ -52,4 +52,5 @@ export async function deleteUser(ctx: TenancyContext, id: string): Promise<void>
     }
     await tx.user.delete({ where: { id } });
   });
+  ctx.accessChanges.publish({ kind: 'userDeleted', userId: id });
 }

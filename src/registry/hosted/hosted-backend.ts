@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { Agent, type Dispatcher } from 'undici';
 import type { Config } from '../../config.js';
 import { bearerTokens, type TokenFor } from '../v2/auth.js';
-import { RegistryClient } from '../v2/client.js';
+import { RegistryClient, type RegistryRequestEvent } from '../v2/client.js';
 import { parseScopes } from '../v2/scope.js';
 import { EmbeddedRegistry } from './embedded.js';
 import { RegistryStorage } from './storage.js';
@@ -44,8 +44,11 @@ export function signedTokens(signer: Pick<RegistryTokenSigner, 'sign'>, subject:
   return async (scopes) => (await signer.sign(subject, parseScopes(scopes))).token;
 }
 
-/** Opens the backend: starts the embedded registry unless BERTH_REGISTRY_URL names an existing one. */
-export async function openHostedBackend(config: Config, log: Logger): Promise<HostedBackend> {
+/**
+ * Opens the backend: starts the embedded registry unless BERTH_REGISTRY_URL names an existing one.
+ * `onRequest` hears every call berth's own client makes (metrics).
+ */
+export async function openHostedBackend(config: Config, log: Logger, options: { onRequest?: (event: RegistryRequestEvent) => void } = {}): Promise<HostedBackend> {
   const signer = await RegistryTokenSigner.open({ dir: path.join(config.dataDir, 'keys'), issuer: TOKEN_ISSUER, service: TOKEN_SERVICE });
   const hookSecret = config.registry.hookSecret ?? randomBytes(32).toString('base64url');
   const embedded = config.registry.url
@@ -66,6 +69,7 @@ export async function openHostedBackend(config: Config, log: Logger): Promise<Ho
     baseUrl: config.registry.url ?? embedded!.url,
     auth: bearerTokens(signedTokens(signer, BERTH_SUBJECT)),
     ...(direct ? { dispatcher: direct.dispatcher } : {}),
+    ...(options.onRequest ? { onRequest: options.onRequest } : {}),
   });
   return {
     client,

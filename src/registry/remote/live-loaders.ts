@@ -39,12 +39,18 @@ export interface BackendCallSummary {
   repeated: number;
 }
 
-/** The backend calls of one request, so batching can be observed (`x-berth-debug: calls`) and asserted. */
+/**
+ * The backend calls of one request, so batching can be observed (`x-berth-debug: calls`) and
+ * asserted; `onCall` hears each one too (metrics).
+ */
 export class BackendCallLog {
   private readonly counts = new Map<string, number>();
   private readonly byKind: Record<BackendCallKind, number> = { catalog: 0, tags: 0, manifest: 0, config: 0 };
 
+  constructor(private readonly onCall?: (kind: BackendCallKind) => void) {}
+
   record(kind: BackendCallKind, key: string): void {
+    this.onCall?.(kind);
     const id = `${kind} ${key}`;
     this.counts.set(id, (this.counts.get(id) ?? 0) + 1);
     this.byKind[kind] += 1;
