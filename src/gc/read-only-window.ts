@@ -12,9 +12,33 @@ import type { EmbeddedRegistry } from '../registry/hosted/embedded.js';
 export class ReadOnlyWindow {
   constructor(
     private readonly db: Db,
-    private readonly registry: Pick<EmbeddedRegistry, 'handOver' | 'readOnly'>,
+    private readonly registry: Pick<EmbeddedRegistry, 'handOver' | 'prepareHandOver' | 'cancelHandOver' | 'readOnly'>,
     private readonly log: Logger,
   ) {}
+
+  /**
+   * Starts the read-only process while pushes still work, so that `open` holds the backend only
+   * for the switch. Should it fail, `open` tries again and reports why.
+   */
+  prepareOpen(): void {
+    this.prepare(true);
+  }
+
+  /** Starts the writable process ahead of `close`; only once garbage-collect has exited. */
+  prepareClose(): void {
+    this.prepare(false);
+  }
+
+  /** Stops a process prepared for an `open` that is not coming (the run failed before its window). */
+  async abandon(): Promise<void> {
+    await this.registry.cancelHandOver();
+  }
+
+  private prepare(readOnly: boolean): void {
+    this.registry.prepareHandOver({ readOnly }).catch((error: unknown) => {
+      this.log.warn({ err: error, readOnly }, 'could not start the next registry process ahead of the handover');
+    });
+  }
 
   /**
    * Refuses push tokens first, then marks the registries, then hands the port to a read-only

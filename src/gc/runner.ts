@@ -36,7 +36,7 @@ export interface GcRunPlan {
   run: { id: string; dryRun: boolean; jobs: GcRunJob[] };
   storage: RegistryStorage;
   client: Pick<RegistryClient, 'deleteManifest'>;
-  window: Pick<ReadOnlyWindow, 'open' | 'close'>;
+  window: Pick<ReadOnlyWindow, 'prepareOpen' | 'open' | 'prepareClose' | 'close' | 'abandon'>;
   garbageCollect: (options: Pick<GarbageCollectOptions, 'dryRun' | 'signal' | 'onEvent'>) => Promise<void>;
   progress: GcProgress;
   reporter: Pick<ProgressReporter<unknown>, 'changed' | 'now'>;
@@ -52,11 +52,20 @@ const DELETE_BATCH = 8;
 const DELETE_ATTEMPTS = 3;
 const DELETE_RETRY_DELAY_MS = 200;
 
+/** What the run reads of the storage before its window, while pushes still work. */
+interface StorageSurvey {
+  sizes: Map<string, number>;
+  repositories: string[];
+  /** Repositories of the run's registries that hold no manifest: pruned in the window if still so. */
+  empty: string[];
+}
+
 /**
  * PREPARING → READ_ONLY → MARKING → SWEEPING → RESTORING. The read-only window holds only the mark
  * and the sweep; untagged manifests are deleted before it, through the API, while pushes still
- * work. RESTORING runs whenever the window was opened, also after a failure or a cancel. Throws
- * what stopped the run (the abort reason when cancelled).
+ * work, and everything that can be read of the storage beforehand is. RESTORING runs whenever the
+ * window was opened, also after a failure or a cancel. Throws what stopped the run (the abort
+ * reason when cancelled).
  */
 export async function runGc(plan: GcRunPlan): Promise<void> {
   const { run, progress, signal } = plan;
@@ -64,7 +73,9 @@ export async function runGc(plan: GcRunPlan): Promise<void> {
   let failure: { error: unknown } | null = null;
   try {
     enter(plan, 'PREPARING');
+    if (!run.dryRun) plan.window.prepareOpen();
     const untagged = await removeUntagged(plan);
+    const survey = await surveyStorage(plan);
     signal.throwIfAborted();
     if (!run.dryRun) {
       enter(plan, 'READ_ONLY');
@@ -73,10 +84,11 @@ export async function runGc(plan: GcRunPlan): Promise<void> {
       progress.advance(1);
       signal.throwIfAborted();
     }
-    await markAndSweep(plan, untagged);
+    await markAndSweep(plan, untagged, survey);
   } catch (error) {
     failure = { error };
   }
+  if (!windowOpened && !run.dryRun) await plan.window.abandon();
   if (windowOpened) {
     enter(plan, 'RESTORING');
     try {
@@ -163,10 +175,12 @@ async function deleteManifest(plan: GcRunPlan, manifest: ManifestRevision): Prom
  * now (also after a cancel, which may stop the sweep half-way). A dry run counts the sizes of the
  * blobs a real run would delete instead.
  */
-async function markAndSweep(plan: GcRunPlan, untagged: readonly ManifestRevision[]): Promise<void> {
+async function markAndSweep(plan: GcRunPlan, untagged: readonly ManifestRevision[], survey: StorageSurvey): Promise<void> {
   const { run, storage, progress, reporter, signal } = plan;
+  const { repositories } = survey;
   enter(plan, 'MARKING');
-  const [sizes, repositories] = await Promise.all([storage.blobSizes(), storage.repositories()]);
+  // Inside the window only blobs stored since the survey are read; a dry run has no window.
+  const sizes = run.dryRun ? survey.sizes : await storage.blobSizes(survey.sizes);
   progress.blobsTotal = sizes.size;
   reporter.changed();
   const ledger = new MarkLedger();
@@ -206,31 +220,59 @@ async function markAndSweep(plan: GcRunPlan, untagged: readonly ManifestRevision
     progress.blobsDeleted = outcome.eligible.length;
     progress.bytesFreed = sum(outcome.eligible.map((digest) => sizes.get(digest) ?? 0));
   } else {
-    const gone = await Promise.all(ledger.eligible.map(async (digest) => ((await storage.hasBlob(digest)) ? null : digest)));
-    const freed = gone.filter((digest): digest is string => digest !== null);
-    progress.blobsDeleted = freed.length;
-    progress.bytesFreed = sum(freed.map((digest) => sizes.get(digest) ?? 0));
-    if (freed.length > 0) await plan.changes.blobsDeleted(freed);
+    // garbage-collect has exited: the writable process may start, unreachable until RESTORING.
+    plan.window.prepareClose();
+    const counted = countFreed(plan, ledger.eligible, sizes);
+    const pruned = failure ? Promise.resolve() : pruneEmptyRepositories(plan, survey.empty);
+    await Promise.all([counted, pruned]);
     if (failure) throw failure.error;
-    await pruneEmptyRepositories(plan);
   }
   progress.advance(1);
   reporter.changed();
+}
+
+/** Which of the eligible blobs are gone from the storage now, and their sizes taken before the sweep. */
+async function countFreed(plan: GcRunPlan, eligible: readonly string[], sizes: ReadonlyMap<string, number>): Promise<void> {
+  const { storage, progress } = plan;
+  const gone = await Promise.all(eligible.map(async (digest) => ((await storage.hasBlob(digest)) ? null : digest)));
+  const freed = gone.filter((digest): digest is string => digest !== null);
+  progress.blobsDeleted = freed.length;
+  progress.bytesFreed = sum(freed.map((digest) => sizes.get(digest) ?? 0));
+  if (freed.length > 0) await plan.changes.blobsDeleted(freed);
+}
+
+/**
+ * Blob sizes, every repository (for the mark's progress), and the run's repositories without a
+ * manifest. garbage-collect (never run with --delete-untagged) removes no manifest link, so a
+ * repository can only be empty in the window if it was empty here; one emptied by a delete in
+ * between is pruned by the next run.
+ */
+async function surveyStorage(plan: GcRunPlan): Promise<StorageSurvey> {
+  const { storage } = plan;
+  const emptyOf = async (slug: string): Promise<string[]> => {
+    const repositories = await storage.repositories(`${slug}/`);
+    const revisions = await Promise.all(repositories.map((repository) => storage.revisions(repository)));
+    return repositories.filter((_, i) => revisions[i]!.length === 0);
+  };
+  const [sizes, repositories, empty] = await Promise.all([
+    storage.blobSizes(),
+    storage.repositories(),
+    Promise.all(plan.run.jobs.map((job) => emptyOf(job.slug))),
+  ]);
+  return { sizes, repositories, empty: empty.flat() };
 }
 
 /**
  * A repository whose manifests are all gone stays in the catalog forever: the API cannot delete
  * it, and garbage-collect leaves its links. Removing its directory is safe only now, read-only.
  */
-async function pruneEmptyRepositories(plan: GcRunPlan): Promise<void> {
+async function pruneEmptyRepositories(plan: GcRunPlan, candidates: readonly string[]): Promise<void> {
   const { storage } = plan;
   const pruned: string[] = [];
-  for (const { slug } of plan.run.jobs) {
-    for (const repository of await storage.repositories(`${slug}/`)) {
-      if ((await storage.revisions(repository)).length > 0) continue;
-      await storage.removeRepository(repository);
-      pruned.push(repository);
-    }
+  for (const repository of candidates) {
+    if ((await storage.revisions(repository)).length > 0) continue;
+    await storage.removeRepository(repository);
+    pruned.push(repository);
   }
   if (pruned.length === 0) return;
   plan.log.info({ repositories: pruned }, 'pruned repositories left without manifests');

@@ -60,9 +60,9 @@ export interface EmbeddedRegistryEvents {
    * A registry process now serves clients on berth's port: after start, after a restart that
    * followed a crash, and after every handover (read-only for garbage collection and back). The
    * process before it may have lost notifications it had not delivered yet, so this is the moment
-   * to reconcile what berth knows about the registry's content.
+   * to reconcile what berth knows about the registry's content, once a writable process serves.
    */
-  ready: [pid: number];
+  ready: [pid: number, mode: { readOnly: boolean }];
   exit: [EmbeddedRegistryExit];
 }
 
@@ -115,6 +115,8 @@ export class EmbeddedRegistry extends EventEmitter<EmbeddedRegistryEvents> {
   /** Stable for the life of this object, so upload sessions survive a handover. */
   private readonly httpSecret = randomBytes(32).toString('hex');
   private current: RegistryProcess | undefined;
+  /** A process started ahead of a handover (prepareHandOver); nothing is routed to it yet. */
+  private standby: RegistryProcess | undefined;
   private currentState: EmbeddedRegistryState = 'stopped';
   private readOnlyMode: boolean;
   /** True once started; crash restarts happen only while supervising. */
@@ -218,12 +220,30 @@ export class EmbeddedRegistry extends EventEmitter<EmbeddedRegistryEvents> {
     });
   }
 
+  /**
+   * Starts the process that the coming `handOver(options)` switches to, so that the handover itself
+   * is only the switch and the old process's exit. Nothing reaches it before the handover.
+   */
+  prepareHandOver(options: { readOnly: boolean }): Promise<void> {
+    return this.serialized(async () => {
+      if (this.standby && this.standby.readOnly === options.readOnly && isAlive(this.standby)) return;
+      await this.dropStandby();
+      this.standby = await this.spawnServing(options.readOnly);
+    });
+  }
+
+  /** Stops the process prepared for a handover that is not coming. */
+  cancelHandOver(): Promise<void> {
+    return this.serialized(() => this.dropStandby());
+  }
+
   /** Closes the port, then stops the process: SIGTERM, SIGKILL after the grace period. */
   stop(): Promise<void> {
     return this.serialized(async () => {
       this.supervising = false;
       this.cancelScheduledRestart();
       await this.relay.close();
+      await this.dropStandby();
       if (this.current) await this.terminate(this.current);
       this.currentState = 'stopped';
       if (this.sockets && this.sockets !== this.runDir) await rm(this.sockets, { recursive: true, force: true });
@@ -249,8 +269,17 @@ export class EmbeddedRegistry extends EventEmitter<EmbeddedRegistryEvents> {
 
   private async replace(readOnly: boolean): Promise<void> {
     const previous = this.current;
-    this.serve(await this.spawnServing(readOnly));
+    const prepared = this.standby?.readOnly === readOnly && isAlive(this.standby) ? this.standby : undefined;
+    if (prepared) this.standby = undefined;
+    else await this.dropStandby();
+    this.serve(prepared ?? (await this.spawnServing(readOnly)));
     if (previous) await this.retire(previous);
+  }
+
+  private async dropStandby(): Promise<void> {
+    const standby = this.standby;
+    this.standby = undefined;
+    if (standby) await this.terminate(standby);
   }
 
   /** Routes new requests to `running`; it is the process berth supervises from now on. */
@@ -260,7 +289,7 @@ export class EmbeddedRegistry extends EventEmitter<EmbeddedRegistryEvents> {
     this.supervising = true;
     this.currentState = 'running';
     this.log.info({ registryPid: running.pid, url: this.url, readOnly: running.readOnly }, 'registry is serving');
-    this.emit('ready', running.pid);
+    this.emit('ready', running.pid, { readOnly: running.readOnly });
   }
 
   /** Lets the requests in flight to `running` finish, then stops it. */
@@ -466,6 +495,10 @@ export class EmbeddedRegistry extends EventEmitter<EmbeddedRegistryEvents> {
     this.log[level](fields, message);
     return message;
   }
+}
+
+function isAlive(running: RegistryProcess): boolean {
+  return running.child.exitCode === null && running.child.signalCode === null;
 }
 
 /** Whether something answers `GET /v2/` on the unix socket. */

@@ -3,6 +3,8 @@ import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isDigest, isRepositoryName } from '../v2/reference.js';
 
+const PREFIXES_AT_ONCE = 16;
+
 /**
  * The embedded registry's filesystem storage as distribution 2.8 lays it out, read directly: the
  * V2 API cannot list a repository's manifests (only its tags) nor the blobs stored, and reading
@@ -20,17 +22,26 @@ export class RegistryStorage {
     this.v2 = join(root, 'docker', 'registry', 'v2');
   }
 
-  /** On-disk size of every blob by digest. */
-  async blobSizes(): Promise<Map<string, number>> {
+  /**
+   * On-disk size of every blob by digest. Sizes in `known` (an earlier answer) are taken as they
+   * are, since a blob's content never changes under its digest: only blobs stored since are read.
+   */
+  async blobSizes(known?: ReadonlyMap<string, number>): Promise<Map<string, number>> {
     const sizes = new Map<string, number>();
     const base = join(this.v2, 'blobs', 'sha256');
-    for (const prefix of await directories(base)) {
-      const blobs = await directories(join(base, prefix));
-      const found = await Promise.all(blobs.map((hex) => fileSize(join(base, prefix, hex, 'data'))));
-      blobs.forEach((hex, i) => {
-        const size = found[i];
-        if (size !== null && size !== undefined) sizes.set(`sha256:${hex}`, size);
-      });
+    const prefixes = await directories(base);
+    // Several `<2 hex>` directories at once keep the file system busy; a few at a time bound memory.
+    for (let i = 0; i < prefixes.length; i += PREFIXES_AT_ONCE) {
+      await Promise.all(
+        prefixes.slice(i, i + PREFIXES_AT_ONCE).map(async (prefix) => {
+          const blobs = await directories(join(base, prefix));
+          const found = await Promise.all(blobs.map((hex) => known?.get(`sha256:${hex}`) ?? fileSize(join(base, prefix, hex, 'data'))));
+          blobs.forEach((hex, j) => {
+            const size = found[j];
+            if (size !== null && size !== undefined) sizes.set(`sha256:${hex}`, size);
+          });
+        }),
+      );
     }
     return sizes;
   }

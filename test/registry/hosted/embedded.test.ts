@@ -71,6 +71,34 @@ describe('EmbeddedRegistry', () => {
     expect((await client.listTags('team/ro')).sort()).toEqual(['v1', 'v2']);
   });
 
+
+  it('prepareHandOver starts the next process unreachable until handOver switches to it; cancelHandOver stops it', async () => {
+    const { registry, client } = test;
+    const servingPid = registry.pid!;
+    const processes = (): string => execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
+    const registryPids = (): number[] =>
+      processes()
+        .split('\n')
+        .filter((line) => line.includes(join(test.dataDir, 'registry-config.yml')))
+        .map((line) => Number(line.trim().split(/\s+/)[0]));
+
+    await registry.prepareHandOver({ readOnly: true });
+    const prepared = registryPids().filter((pid) => pid !== servingPid);
+    expect(prepared).toHaveLength(1);
+    // Still the writable process that answers.
+    expect(registry.pid).toBe(servingPid);
+    await pushArtifact(client, 'team/prepared', 'v1', buildImage());
+
+    await registry.handOver({ readOnly: true });
+    expect(registry.pid).toBe(prepared[0]);
+    await expect(client.pushBlob('team/prepared', Buffer.from('refused'))).rejects.toBeInstanceOf(RegistryReadOnlyError);
+
+    await registry.prepareHandOver({ readOnly: false });
+    await registry.cancelHandOver();
+    expect(registryPids()).toEqual([prepared[0]]);
+    await registry.handOver({ readOnly: false });
+    await pushArtifact(client, 'team/prepared', 'v2', buildImage());
+  });
   it('stop() waits for the process to exit; start() brings it back', async () => {
     const { registry, client } = test;
     const pid = registry.pid!;
