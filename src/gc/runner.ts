@@ -52,18 +52,10 @@ const DELETE_BATCH = 8;
 const DELETE_ATTEMPTS = 3;
 const DELETE_RETRY_DELAY_MS = 200;
 
-/** What the run reads of the storage before its window, while pushes still work. */
-interface StorageSurvey {
-  sizes: Map<string, number>;
-  repositories: string[];
-  /** Repositories of the run's registries that hold no manifest: pruned in the window if still so. */
-  empty: string[];
-}
-
 /**
  * PREPARING → READ_ONLY → MARKING → SWEEPING → RESTORING. The read-only window holds only the mark
  * and the sweep; untagged manifests are deleted before it, through the API, while pushes still
- * work, and everything that can be read of the storage beforehand is. RESTORING runs whenever the
+ * work, and blob sizes are read before it too. RESTORING runs whenever the
  * window was opened, also after a failure or a cancel. Throws what stopped the run (the abort
  * reason when cancelled).
  */
@@ -75,7 +67,8 @@ export async function runGc(plan: GcRunPlan): Promise<void> {
     enter(plan, 'PREPARING');
     if (!run.dryRun) plan.window.prepareOpen();
     const untagged = await removeUntagged(plan);
-    const survey = await surveyStorage(plan);
+    // Read while pushes still work: inside the window only blobs stored since are read.
+    const sizesBefore = await plan.storage.blobSizes();
     signal.throwIfAborted();
     if (!run.dryRun) {
       enter(plan, 'READ_ONLY');
@@ -84,7 +77,7 @@ export async function runGc(plan: GcRunPlan): Promise<void> {
       progress.advance(1);
       signal.throwIfAborted();
     }
-    await markAndSweep(plan, untagged, survey);
+    await markAndSweep(plan, untagged, sizesBefore);
   } catch (error) {
     failure = { error };
   }
@@ -175,16 +168,22 @@ async function deleteManifest(plan: GcRunPlan, manifest: ManifestRevision): Prom
  * now (also after a cancel, which may stop the sweep half-way). A dry run counts the sizes of the
  * blobs a real run would delete instead.
  */
-async function markAndSweep(plan: GcRunPlan, untagged: readonly ManifestRevision[], survey: StorageSurvey): Promise<void> {
+async function markAndSweep(plan: GcRunPlan, untagged: readonly ManifestRevision[], sizesBefore: ReadonlyMap<string, number>): Promise<void> {
   const { run, storage, progress, reporter, signal } = plan;
-  const { repositories } = survey;
   enter(plan, 'MARKING');
-  // Inside the window only blobs stored since the survey are read; a dry run has no window.
-  const sizes = run.dryRun ? survey.sizes : await storage.blobSizes(survey.sizes);
+  // A dry run has no window: what was read before is as good as anything.
+  const sizes = run.dryRun ? new Map(sizesBefore) : await storage.blobSizes(sizesBefore);
   progress.blobsTotal = sizes.size;
   reporter.changed();
   const ledger = new MarkLedger();
   await storage.ensureLayout();
+  // Read alongside the mark: garbage-collect (never with --delete-untagged) removes no repository
+  // and no manifest link, so what is empty now is what is empty after the sweep.
+  let repositoryCount = 0;
+  const surveyed = Promise.all([
+    storage.repositories().then((names) => void (repositoryCount = names.length)),
+    run.dryRun ? Promise.resolve([]) : emptyRepositories(plan),
+  ]).then(([, empty]) => ({ empty }), (error: unknown) => ({ error }));
 
   let failure: { error: unknown } | null = null;
   try {
@@ -200,7 +199,7 @@ async function markAndSweep(plan: GcRunPlan, untagged: readonly ManifestRevision
         }
         if (progress.phase === 'MARKING') {
           progress.blobsMarked = ledger.marked.size;
-          progress.advance(ledger.repositoriesSeen / Math.max(1, repositories.length));
+          progress.advance(ledger.repositoriesSeen / Math.max(1, repositoryCount));
         } else {
           const swept = run.dryRun ? ledger.eligible.length : ledger.deleted;
           progress.blobsDeleted = swept;
@@ -212,6 +211,8 @@ async function markAndSweep(plan: GcRunPlan, untagged: readonly ManifestRevision
   } catch (error) {
     failure = { error };
   }
+  const survey = await surveyed;
+  if ('error' in survey) failure ??= survey;
 
   if (run.dryRun) {
     if (failure) throw failure.error;
@@ -223,7 +224,7 @@ async function markAndSweep(plan: GcRunPlan, untagged: readonly ManifestRevision
     // garbage-collect has exited: the writable process may start, unreachable until RESTORING.
     plan.window.prepareClose();
     const counted = countFreed(plan, ledger.eligible, sizes);
-    const pruned = failure ? Promise.resolve() : pruneEmptyRepositories(plan, survey.empty);
+    const pruned = failure || 'error' in survey ? Promise.resolve() : pruneEmptyRepositories(plan, survey.empty);
     await Promise.all([counted, pruned]);
     if (failure) throw failure.error;
   }
@@ -241,42 +242,26 @@ async function countFreed(plan: GcRunPlan, eligible: readonly string[], sizes: R
   if (freed.length > 0) await plan.changes.blobsDeleted(freed);
 }
 
-/**
- * Blob sizes, every repository (for the mark's progress), and the run's repositories without a
- * manifest. garbage-collect (never run with --delete-untagged) removes no manifest link, so a
- * repository can only be empty in the window if it was empty here; one emptied by a delete in
- * between is pruned by the next run.
- */
-async function surveyStorage(plan: GcRunPlan): Promise<StorageSurvey> {
+/** The run's registries' repositories that hold no manifest. */
+async function emptyRepositories(plan: GcRunPlan): Promise<string[]> {
   const { storage } = plan;
   const emptyOf = async (slug: string): Promise<string[]> => {
     const repositories = await storage.repositories(`${slug}/`);
     const revisions = await Promise.all(repositories.map((repository) => storage.revisions(repository)));
     return repositories.filter((_, i) => revisions[i]!.length === 0);
   };
-  const [sizes, repositories, empty] = await Promise.all([
-    storage.blobSizes(),
-    storage.repositories(),
-    Promise.all(plan.run.jobs.map((job) => emptyOf(job.slug))),
-  ]);
-  return { sizes, repositories, empty: empty.flat() };
+  return (await Promise.all(plan.run.jobs.map((job) => emptyOf(job.slug)))).flat();
 }
 
 /**
  * A repository whose manifests are all gone stays in the catalog forever: the API cannot delete
  * it, and garbage-collect leaves its links. Removing its directory is safe only now, read-only.
  */
-async function pruneEmptyRepositories(plan: GcRunPlan, candidates: readonly string[]): Promise<void> {
-  const { storage } = plan;
-  const pruned: string[] = [];
-  for (const repository of candidates) {
-    if ((await storage.revisions(repository)).length > 0) continue;
-    await storage.removeRepository(repository);
-    pruned.push(repository);
-  }
-  if (pruned.length === 0) return;
-  plan.log.info({ repositories: pruned }, 'pruned repositories left without manifests');
-  await plan.changes.repositoriesPruned(pruned);
+async function pruneEmptyRepositories(plan: GcRunPlan, empty: readonly string[]): Promise<void> {
+  if (empty.length === 0) return;
+  for (const repository of empty) await plan.storage.removeRepository(repository);
+  plan.log.info({ repositories: empty }, 'pruned repositories left without manifests');
+  await plan.changes.repositoriesPruned([...empty]);
 }
 
 function sum(values: readonly number[]): number {
