@@ -6,19 +6,15 @@
 // same tags read with one plain SELECT, the least any preview must read.
 // Run with `npx tsx bench/cleanup-preview.ts`.
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import pino from 'pino';
 import { startBerth } from '../src/app.js';
 import { issueApiToken } from '../src/auth/api-tokens.js';
-import { loadConfig } from '../src/config.js';
-import { createDb, type Db } from '../src/db/client.js';
-import { deployMigrations } from '../src/db/migrations.js';
+import { type Db } from '../src/db/client.js';
 import { MediaType } from '../src/registry/v2/manifest.js';
-import { freePort } from '../test/support/registry-process.js';
 import { report } from './report.js';
+import { scratchDatabase } from './support/databases.js';
+import { inProcessConfig } from './support/in-process-config.js';
 
 const REPOSITORIES = 100;
 const TAGS_PER_REPOSITORY = 100;
@@ -36,14 +32,10 @@ const QUERY = /* GraphQL */ `
   }
 `;
 
-const root = await mkdtemp(join(tmpdir(), 'berth-bench-cleanup-'));
-const dataDir = join(root, 'berth');
-const databaseUrl = `file:${join(dataDir, 'berth.db')}`;
-await mkdir(dataDir, { recursive: true });
-await deployMigrations(databaseUrl);
-const db = createDb(databaseUrl);
-const port = await freePort();
-const config = loadConfig({ DATABASE_URL: databaseUrl, BERTH_DATA_DIR: dataDir, BERTH_PORT: String(port), BERTH_REGISTRY_PORT: String(await freePort()) });
+const database = await scratchDatabase('SQLite', 'cleanup');
+const { db } = database;
+const config = await inProcessConfig(database);
+const port = config.port;
 // The index is filled behind the registry's back: no reconcile may run in between and undo it.
 const berth = await startBerth(config, db, pino({ level: 'warn' }), { reconcileIntervalMs: 24 * 3_600_000 });
 
@@ -102,8 +94,7 @@ try {
   });
 } finally {
   await berth.close();
-  await db.$disconnect();
-  await rm(root, { recursive: true, force: true });
+  await database.drop();
 }
 
 /** Fills the content index; returns how many tags the bench registry has. */

@@ -9,22 +9,20 @@
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pino from 'pino';
 import { startBerth } from '../src/app.js';
 import { issueApiToken } from '../src/auth/api-tokens.js';
-import { loadConfig } from '../src/config.js';
-import { createDb } from '../src/db/client.js';
-import { deployMigrations } from '../src/db/migrations.js';
 import type { GcJob } from '../src/generated/prisma/client.js';
 import { parseScopes } from '../src/registry/v2/scope.js';
 import { buildImage, pushArtifact, sha256Digest } from '../test/support/oci-images.js';
 import { fileBytes } from '../test/support/gc.js';
 import { freePort } from '../test/support/registry-process.js';
 import { report } from './report.js';
+import { scratchDatabase } from './support/databases.js';
+import { inProcessConfig } from './support/in-process-config.js';
 
 const REPOSITORIES = 200;
 const IMAGES_PER_REPOSITORY = 5;
@@ -38,19 +36,9 @@ const PULL_GOAL = 1.1;
 
 const run = promisify(execFile);
 const log = pino({ level: 'warn' });
-const root = await mkdtemp(join(tmpdir(), 'berth-bench-gc-'));
-const dataDir = join(root, 'berth');
-const databaseUrl = `file:${join(dataDir, 'berth.db')}`;
-await mkdir(dataDir, { recursive: true });
-await deployMigrations(databaseUrl);
-const db = createDb(databaseUrl);
-const config = loadConfig({
-  DATABASE_URL: databaseUrl,
-  BERTH_DATA_DIR: dataDir,
-  BERTH_PORT: String(await freePort()),
-  BERTH_REGISTRY_PORT: String(await freePort()),
-  BERTH_GC_MIN_INTERVAL: '0',
-});
+const database = await scratchDatabase('SQLite', 'gc');
+const { db, root, dataDir } = database;
+const config = await inProcessConfig(database, { BERTH_GC_MIN_INTERVAL: '0' });
 
 async function seed(): Promise<{ registryId: string; token: string }> {
   const berth = await startBerth(config, db, log);
@@ -234,8 +222,7 @@ try {
     goal: { max: PULL_GOAL },
   });
 } finally {
-  await db.$disconnect();
-  await rm(root, { recursive: true, force: true });
+  await database.drop();
 }
 // The WebAssembly schema engine leaves timers behind.
 process.exit(0);

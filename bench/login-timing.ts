@@ -2,31 +2,22 @@
 // that does not: equal times mean the answer's timing tells nobody which robot slugs or user
 // names exist. Run with `npx tsx bench/login-timing.ts`; it prints the medians, and as a figure
 // the slower of the two robot cases against the faster.
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pino from 'pino';
 import { startBerth } from '../src/app.js';
 import { issueApiToken } from '../src/auth/api-tokens.js';
-import { loadConfig } from '../src/config.js';
-import { createDb } from '../src/db/client.js';
-import { deployMigrations } from '../src/db/migrations.js';
 import { generateRobotCredentials } from '../src/registry/hosted/robot-accounts.js';
-import { freePort } from '../test/support/registry-process.js';
 import { report } from './report.js';
+import { scratchDatabase } from './support/databases.js';
+import { inProcessConfig } from './support/in-process-config.js';
 
 const ROUNDS = 40;
 /** Either way round, a difference past this would tell existing accounts apart. */
 const TIMING_GOAL = 1.1;
 
-const root = await mkdtemp(join(tmpdir(), 'berth-bench-login-'));
-const dataDir = join(root, 'berth');
-const databaseUrl = `file:${join(dataDir, 'berth.db')}`;
-await mkdir(dataDir, { recursive: true });
-await deployMigrations(databaseUrl);
-const db = createDb(databaseUrl);
-const port = await freePort();
-const config = loadConfig({ DATABASE_URL: databaseUrl, BERTH_DATA_DIR: dataDir, BERTH_PORT: String(port), BERTH_REGISTRY_PORT: String(await freePort()) });
+const database = await scratchDatabase('SQLite', 'login');
+const { db } = database;
+const config = await inProcessConfig(database);
+const port = config.port;
 const berth = await startBerth(config, db, pino({ level: 'warn' }));
 
 try {
@@ -68,8 +59,7 @@ try {
   });
 } finally {
   await berth.close();
-  await db.$disconnect();
-  await rm(root, { recursive: true, force: true });
+  await database.drop();
 }
 
 function median(values: number[]): number {

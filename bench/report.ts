@@ -8,7 +8,7 @@ export interface Figure {
   figure: string;
   berth: number;
   baseline: number;
-  unit: 'ms' | 's' | 'req/s' | 'KB' | 'MB';
+  unit: 'ms' | 's' | 'req/s' | 'KB' | 'MB' | 'calls' | 'statements';
   /**
    * The ratio berth/baseline must stay at or below `max`, or at or above `min`; or berth's own
    * value must stay at or below `atMost` (in `unit`), when the goal is a bound and not a ratio.
@@ -29,5 +29,6 @@ export function report({ figure, berth, baseline, unit, goal }: Figure): void {
 }
 
 export function format(value: number, unit: Figure['unit']): string {
-  return `${value < 10 ? value.toFixed(2) : value < 1000 ? value.toFixed(1) : Math.round(value).toLocaleString('en')} ${unit}`;
+  const shown = Number.isInteger(value) || value >= 1000 ? Math.round(value).toLocaleString('en') : value < 10 ? value.toFixed(2) : value.toFixed(1);
+  return `${shown} ${unit}`;
 }

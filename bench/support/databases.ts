@@ -13,6 +13,8 @@ export type Provider = 'SQLite' | 'PostgreSQL';
 export interface ScratchDatabase {
   readonly provider: Provider;
   readonly url: string;
+  /** The scratch directory, removed by drop(): dataDir and room for whatever else a benchmark writes. */
+  readonly root: string;
   /** A data dir of its own (SQLite file, registry storage, keys). */
   readonly dataDir: string;
   readonly db: Db;
@@ -39,6 +41,7 @@ export async function scratchDatabase(provider: Provider, name: string): Promise
   return {
     provider,
     url,
+    root,
     dataDir,
     db,
     drop: async () => {
