@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { useEngine } from '@envelop/core';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
-import { type DocumentNode, type ExecutionArgs, GraphQLError } from 'graphql';
+import { type DocumentNode, execute, type ExecutionArgs, GraphQLError, subscribe } from 'graphql';
 import { createYoga, isAsyncIterable, maskError, type Plugin, useReadinessCheck, type YogaServerInstance } from 'graphql-yoga';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
@@ -79,6 +80,9 @@ export function createBerthServer(services: Services, options: { viewerCacheTtlM
       };
     },
     plugins: [
+      // graphql-js's executor: yoga's default writes each object's fields in the order their
+      // resolvers finish, and the spec (and people reading GraphiQL) expect the query's order.
+      useEngine({ execute, subscribe }),
       useRequestMetrics(services.metrics, '/graphql'),
       // Any header a browser page cannot send without a CORS preflight will do; tokens travel in one.
       useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf', 'authorization'] }),
