@@ -123,6 +123,18 @@ describe('namespaces', () => {
     expect(all.data.namespaces.totalCount).toBe(await app.db.namespace.count());
   });
 
+  it('answers every field of a first page as the lookup by slug does, whether or not nodes select a relation', async () => {
+    const user = await app.user();
+    const namespace = await createNamespace(user);
+    await createRegistry(user, namespace.id);
+    const fields = 'id slug name createdAt updatedAt viewerRole';
+    const page = await user.execute(`{ namespaces(first: 10, orderBy: { field: CREATED_AT, direction: DESC }) { totalCount nodes { ${fields} } } }`);
+    const withRelation = await user.execute(`{ namespaces(first: 10) { totalCount nodes { ${fields} registries(first: 1) { totalCount } } } }`);
+    const lookup = await user.execute(`query ($slug: String!) { namespace(slug: $slug) { ${fields} } }`, { slug: namespace.slug });
+    expect(page.data.namespaces).toEqual({ totalCount: 1, nodes: [lookup.data.namespace] });
+    expect(withRelation.data.namespaces).toEqual({ totalCount: 1, nodes: [{ ...lookup.data.namespace, registries: { totalCount: 1 } }] });
+  });
+
   it('orders by NAME descending', async () => {
     const user = await app.user();
     await createNamespace(user);
