@@ -135,6 +135,18 @@ describe('namespaces', () => {
     expect(withRelation.data.namespaces).toEqual({ totalCount: 1, nodes: [{ ...lookup.data.namespace, registries: { totalCount: 1 } }] });
   });
 
+  it('counts the same whether totalCount comes alone, with nodes, through fragments, or after a cursor', async () => {
+    const user = await app.user();
+    for (let i = 0; i < 3; i++) await createNamespace(user);
+    const count = (query: string) => user.execute(query).then(({ data }) => data.namespaces);
+    expect(await count('{ namespaces(first: 2) { totalCount } }')).toEqual({ totalCount: 3 });
+    expect(await count('{ namespaces(first: 2) { ... on NamespaceConnection { totalCount } nodes { slug } } }')).toMatchObject({ totalCount: 3, nodes: [{}, {}] });
+    expect(await count('{ namespaces(first: 2) { ...counted nodes { slug } } } fragment counted on NamespaceConnection { totalCount }')).toMatchObject({ totalCount: 3 });
+    const first = await count('{ namespaces(first: 1) { totalCount pageInfo { endCursor } } }');
+    expect(await count(`{ namespaces(first: 5, after: "${first.pageInfo.endCursor}") { totalCount nodes { slug } } }`)).toMatchObject({ totalCount: 3, nodes: [{}, {}] });
+    expect(await count('{ namespaces(first: 5) { nodes { slug } } }')).toMatchObject({ nodes: [{}, {}, {}] });
+  });
+
   it('orders by NAME descending', async () => {
     const user = await app.user();
     await createNamespace(user);
