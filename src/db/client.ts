@@ -1,8 +1,9 @@
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
 import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
 import { PrismaClient } from '../generated/prisma/client.js';
 import { PrismaClient as PgPrismaClient } from '../generated/prisma-pg/client.js';
-import { DirectReads, directStatementName } from './direct-reads.js';
+import { type DirectReads, PostgresDirectReads, SqliteDirectReads } from './direct-reads.js';
 import { databaseProvider, pgPoolConfig, sqliteFilePath } from './url.js';
 
 /**
@@ -16,15 +17,14 @@ const directReadsByDb = new WeakMap<Db, DirectReads>();
 
 export function createDb(url: string): Db {
   if (databaseProvider(url) === 'postgresql') {
-    let db: Db;
-    const reads = new DirectReads('postgres', () => db.$connect());
-    const adapter = new PrismaPg(pgPoolConfig(url), { statementNameGenerator: (query) => directStatementName(query.sql) });
-    db = new PgPrismaClient({ adapter: reads.capture(adapter) }) as unknown as Db;
-    directReadsByDb.set(db, reads);
+    // One pool for Prisma and the direct reads; Prisma's $disconnect ends it.
+    const pool = new pg.Pool(pgPoolConfig(url));
+    const db = new PgPrismaClient({ adapter: new PrismaPg(pool, { disposeExternalPool: true }) }) as unknown as Db;
+    directReadsByDb.set(db, new PostgresDirectReads(pool));
     return db;
   }
   let db: Db;
-  const reads = new DirectReads('sqlite', () => db.$connect());
+  const reads = new SqliteDirectReads(() => db.$connect());
   db = new PrismaClient({ adapter: reads.capture(new PrismaBetterSqlite3({ url: `file:${sqliteFilePath(url)}` })) });
   directReadsByDb.set(db, reads);
   return db;

@@ -135,6 +135,21 @@ describe('namespaces', () => {
     expect(withRelation.data.namespaces).toEqual({ totalCount: 1, nodes: [{ ...lookup.data.namespace, registries: { totalCount: 1 } }] });
   });
 
+  it("answers the same instants whatever the server's time zone", async () => {
+    const user = await app.user();
+    const namespace = await createNamespace(user);
+    const lookup = await user.execute(`query ($slug: String!) { namespace(slug: $slug) { createdAt updatedAt } }`, { slug: namespace.slug });
+    const zone = process.env['TZ'];
+    process.env['TZ'] = 'America/New_York';
+    try {
+      const page = await user.execute(`{ namespaces(first: 1) { nodes { createdAt updatedAt } } }`);
+      expect(page.data.namespaces.nodes).toEqual([lookup.data.namespace]);
+    } finally {
+      if (zone === undefined) delete process.env['TZ'];
+      else process.env['TZ'] = zone;
+    }
+  });
+
   it('counts the same whether totalCount comes alone, with nodes, through fragments, or after a cursor', async () => {
     const user = await app.user();
     for (let i = 0; i < 3; i++) await createNamespace(user);
