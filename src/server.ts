@@ -16,7 +16,7 @@ import { createGraphiQLPage, useSecurityHeaders } from './http/graphiql-page.js'
 import { useLiveAccessCheck } from './http/live-access.js';
 import { metricsRoute, useRequestMetrics } from './http/metrics.js';
 import { useSubscriptionFanOut } from './http/subscription-fan-out.js';
-import { useDocumentLimits, useStrictRequestParsing } from './http/request-parsing.js';
+import { useDocumentLimits, useRequestBodyLimit, useStrictRequestParsing } from './http/request-parsing.js';
 import { registryHookRoute } from './registry/hosted/notifications.js';
 import { tokenRoute } from './registry/hosted/token-service.js';
 import { schema } from './schema/index.js';
@@ -52,6 +52,8 @@ export function createBerthServer(services: Services, options: { viewerCacheTtlM
     graphiql: config.graphiql ? { title: 'berth', defaultQuery: DEFAULT_QUERY } : false,
     renderGraphiQL: graphiql.render,
     cors: corsFor(config.corsOrigins),
+    // useRequestBodyLimit below bounds bodies at less cost per request.
+    maxRequestBodySize: false,
     logging: {
       debug: (...args) => log.debug(args),
       info: (...args) => log.info(args),
@@ -87,6 +89,8 @@ export function createBerthServer(services: Services, options: { viewerCacheTtlM
       // Any header a browser page cannot send without a CORS preflight will do; tokens travel in one.
       useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf', 'authorization'] }),
       useStrictRequestParsing(),
+      // After every request parser is chosen (yoga's and the ones above): it wraps the chosen one.
+      useRequestBodyLimit(),
       useDocumentLimits(),
       useClippedErrorMessages(),
       useSecurityHeaders(),

@@ -18,6 +18,8 @@ import { type Viewer, viewerForApiToken } from './viewer.js';
  */
 export class BearerLogin {
   private readonly cache: ViewerCache;
+  /** The database read under way for each token hash, and the cache mark it started at. */
+  private readonly pending = new Map<string, { mark: number; viewer: Promise<Viewer | null> }>();
 
   constructor(
     private readonly deps: { readonly db: Db; readonly serverKey: ServerKey; readonly accessChanges: AccessChanges },
@@ -37,17 +39,36 @@ export class BearerLogin {
     const tokenHash = hashApiToken(this.deps.serverKey, token);
     const cached = this.cache.get(tokenHash);
     if (cached) return ownCopy(cached);
-    const mark = this.cache.mark();
-    const viewer = await viewerForApiToken(this.deps.db, this.deps.serverKey, token);
-    if (viewer) {
-      this.cache.set(tokenHash, viewer, mark);
-      return ownCopy(viewer);
-    }
+    const viewer = await this.lookUp(tokenHash, token);
+    if (viewer) return ownCopy(viewer);
     // By address alone (a bearer token names no account), and a success does not reset the
     // count: one valid token must not buy unlimited guesses at the others.
     const retryAfterMs = this.limiter.recordFailure(`bearer|${clientAddress}`);
     if (retryAfterMs > 0) throw tooManyFailures(retryAfterMs);
     throw unauthenticated('the API token is not valid');
+  }
+
+  /**
+   * One database read per token at a time: when a cached viewer expires under load, the requests
+   * that find it gone wait for one read instead of each making its own (up to one per open
+   * connection, all at once). A request joins a read only while no access change has come in since
+   * it started: one that started before a change may return what the change took away.
+   */
+  private lookUp(tokenHash: string, token: string): Promise<Viewer | null> {
+    const mark = this.cache.mark();
+    const pending = this.pending.get(tokenHash);
+    if (pending?.mark === mark) return pending.viewer;
+    const viewer = viewerForApiToken(this.deps.db, this.deps.serverKey, token).then((found) => {
+      if (found) this.cache.set(tokenHash, found, mark);
+      return found;
+    });
+    const read = { mark, viewer };
+    this.pending.set(tokenHash, read);
+    const forget = () => {
+      if (this.pending.get(tokenHash) === read) this.pending.delete(tokenHash);
+    };
+    viewer.then(forget, forget);
+    return viewer;
   }
 }
 

@@ -1,7 +1,9 @@
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
 import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
 import { PrismaClient } from '../generated/prisma/client.js';
 import { PrismaClient as PgPrismaClient } from '../generated/prisma-pg/client.js';
+import { type DirectReads, PostgresDirectReads, SqliteDirectReads } from './direct-reads.js';
 import { databaseProvider, pgPoolConfig, sqliteFilePath } from './url.js';
 
 /**
@@ -11,9 +13,26 @@ import { databaseProvider, pgPoolConfig, sqliteFilePath } from './url.js';
  */
 export type Db = PrismaClient;
 
+const directReadsByDb = new WeakMap<Db, DirectReads>();
+
 export function createDb(url: string): Db {
   if (databaseProvider(url) === 'postgresql') {
-    return new PgPrismaClient({ adapter: new PrismaPg(pgPoolConfig(url)) }) as unknown as Db;
+    // One pool for Prisma and the direct reads; Prisma's $disconnect ends it.
+    const pool = new pg.Pool(pgPoolConfig(url));
+    const db = new PgPrismaClient({ adapter: new PrismaPg(pool, { disposeExternalPool: true }) }) as unknown as Db;
+    directReadsByDb.set(db, new PostgresDirectReads(pool));
+    return db;
   }
-  return new PrismaClient({ adapter: new PrismaBetterSqlite3({ url: `file:${sqliteFilePath(url)}` }) });
+  let db: Db;
+  const reads = new SqliteDirectReads(() => db.$connect());
+  db = new PrismaClient({ adapter: reads.capture(new PrismaBetterSqlite3({ url: `file:${sqliteFilePath(url)}` })) });
+  directReadsByDb.set(db, reads);
+  return db;
+}
+
+/** The statements of `db`'s own connection that bypass Prisma's query pipeline (see DirectReads). */
+export function directReads(db: Db): DirectReads {
+  const reads = directReadsByDb.get(db);
+  if (!reads) throw new Error('directReads: this client was not made by createDb');
+  return reads;
 }

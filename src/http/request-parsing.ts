@@ -61,6 +61,60 @@ export function useStrictRequestParsing(): Plugin {
   };
 }
 
+/** Yoga's default bound on a request body. */
+export const MAX_REQUEST_BODY_BYTES = 25_000_000;
+
+/**
+ * Yoga's own body limit (`maxRequestBodySize`) pipes every body through a TransformStream, and
+ * with it an AbortSignal and an AbortError per request: ~10% of the CPU of a small authenticated
+ * request. A body sent with a Content-Length cannot run past it (Node's HTTP parser reads no
+ * further), so the header is checked as yoga checks it and the body is left alone; only a body
+ * without one (chunked) is counted as it arrives. Answers as yoga does: 413 or 400.
+ */
+export function useRequestBodyLimit(limit = MAX_REQUEST_BODY_BYTES): Plugin {
+  return {
+    onRequestParse({ request, requestParser, setRequestParser, fetchAPI }) {
+      const contentLength = request.headers.get('content-length');
+      if (contentLength !== null) {
+        // One non-negative integer: comma-joined values (request smuggling) are refused.
+        if (!/^\d+$/.test(contentLength)) throw badRequest('Content-Length header is invalid.');
+        if (Number(contentLength) > limit) throw bodyTooLarge();
+        return;
+      }
+      if (!requestParser || !request.body) return;
+      const parse = requestParser;
+      setRequestParser(async (chunked) =>
+        parse(new fetchAPI.Request(chunked.url, { method: chunked.method, headers: chunked.headers, body: await bodyWithin(chunked, limit) })),
+      );
+    },
+  };
+}
+
+async function bodyWithin(request: Request, limit: number): Promise<Uint8Array<ArrayBuffer>> {
+  const reader = request.body!.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (let read = await reader.read(); !read.done; read = await reader.read()) {
+    size += read.value.byteLength;
+    if (size > limit) {
+      await reader.cancel();
+      throw bodyTooLarge();
+    }
+    chunks.push(read.value);
+  }
+  const body = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return body;
+}
+
+function bodyTooLarge() {
+  return createGraphQLError('Request body too large', { extensions: { code: 'REQUEST_ENTITY_TOO_LARGE', http: { status: 413 } } });
+}
+
 function paramsOf(search: URLSearchParams): GraphQLParams {
   return {
     query: search.get('query') || undefined,

@@ -2,9 +2,10 @@ import { visibleNamespaces } from '../auth/access.js';
 import { roleIn } from '../auth/viewer.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors.js';
 import { addMember, removeMember, updateMember } from '../tenancy/members.js';
+import { countVisibleNamespaces, firstNamespaces, type NamespaceSortColumn } from '../tenancy/namespace-list.js';
 import { createNamespace, deleteNamespace, renameNamespace } from '../tenancy/namespaces.js';
 import { builder } from './builder.js';
-import { connectionComplexity } from './pagination.js';
+import { connectionComplexity, selectsSubfield } from './pagination.js';
 import { decodeIdOf } from './global-id.js';
 import { OrderDirection, prismaDirection } from './ordering.js';
 import { RegistryKindEnum, RegistryOrder, registryOrderBy } from './registry.js';
@@ -76,17 +77,46 @@ const NamespaceOrder = builder.inputType('NamespaceOrder', {
   }),
 });
 
+const SORT_COLUMNS = { SLUG: 'slug', NAME: 'name', CREATED_AT: 'createdAt' } as const satisfies Record<string, NamespaceSortColumn>;
+
+/**
+ * The first page of a list whose nodes need only the namespaces' own columns: no cursor, and no
+ * relation for Prisma to include. That is the common request, and it takes the direct statement;
+ * any other page goes through Prisma as before.
+ */
+function isFirstPageOfRows(query: { take: number; skip: number; cursor?: unknown; include?: object; select?: object }): boolean {
+  return query.cursor === undefined && query.skip === 0 && query.take > 0 && !query.select && (!query.include || Object.keys(query.include).length === 0);
+}
+
+/**
+ * The count a first page's statement returned, for totalCount: Pothos hands the field's resolve
+ * and its totalCount the same arguments object, one per execution of the field.
+ */
+const pageTotals = new WeakMap<object, Promise<number>>();
+
 builder.queryFields((t) => ({
   namespaces: t.prismaConnection({
     type: Namespace,
     cursor: 'id',
-    totalCount: (_parent, _args, ctx) => ctx.db.namespace.count({ where: visibleNamespaces(ctx.viewer) }),
+    totalCount: (_parent, args, ctx) => pageTotals.get(args) ?? countVisibleNamespaces(ctx.db, ctx.viewer),
     description: 'The namespaces the viewer is a member of (every namespace for admins).',
     args: { orderBy: t.arg({ type: NamespaceOrder }) },
-    resolve: (query, _root, { orderBy }, ctx) => {
-      const direction = prismaDirection(orderBy?.direction ?? 'ASC');
-      const column = ({ SLUG: 'slug', NAME: 'name', CREATED_AT: 'createdAt' } as const)[orderBy?.field ?? 'SLUG'];
-      return ctx.db.namespace.findMany({ ...query, where: visibleNamespaces(ctx.viewer), orderBy: [{ [column]: direction }, { id: direction }] });
+    resolve: (query, _root, args, ctx, info) => {
+      const { orderBy } = args;
+      const sort = { column: SORT_COLUMNS[orderBy?.field ?? 'SLUG'], direction: orderBy?.direction ?? 'ASC' } as const;
+      if (isFirstPageOfRows(query)) {
+        const withTotal = selectsSubfield(info, 'totalCount');
+        const page = firstNamespaces(ctx.db, ctx.viewer, sort, query.take, withTotal);
+        if (withTotal) {
+          const total = page.then(({ total }) => total!);
+          // The page's own error is the connection's; this copy of it must not go unhandled.
+          total.catch(() => {});
+          pageTotals.set(args, total);
+        }
+        return page.then(({ rows }) => rows);
+      }
+      const direction = prismaDirection(sort.direction);
+      return ctx.db.namespace.findMany({ ...query, where: visibleNamespaces(ctx.viewer), orderBy: [{ [sort.column]: direction }, { id: direction }] });
     },
   }, { name: 'NamespaceConnection' }, { name: 'NamespaceEdge' }),
   namespace: t.prismaField({

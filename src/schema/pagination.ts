@@ -1,5 +1,5 @@
 import { type DefaultConnectionArguments } from '@pothos/plugin-relay';
-import { GraphQLError } from 'graphql';
+import { GraphQLError, type GraphQLResolveInfo, Kind, type SelectionSetNode } from 'graphql';
 import type { Page, PageArgs } from '../registry/content.js';
 
 const MAX_PAGE_SIZE = 100;
@@ -22,4 +22,18 @@ export function connectionOf<T, N>(page: Page<T>, toNode: (item: T) => N) {
 /** Page sizes stand in for the node count, so a nested query is priced by what it asks for. */
 export function connectionComplexity(args: DefaultConnectionArguments) {
   return { field: 1, multiplier: (args.first ?? args.last ?? 20) / 10 };
+}
+
+/**
+ * Whether the field being resolved selects `name` among its subfields, through fragments too. A
+ * subfield under @skip or @include counts as selected: at worst it is computed for nothing.
+ */
+export function selectsSubfield(info: GraphQLResolveInfo, name: string): boolean {
+  const within = (set: SelectionSetNode | undefined): boolean =>
+    set?.selections.some((selection) => {
+      if (selection.kind === Kind.FIELD) return selection.name.value === name;
+      if (selection.kind === Kind.INLINE_FRAGMENT) return within(selection.selectionSet);
+      return within(info.fragments[selection.name.value]?.selectionSet);
+    }) ?? false;
+  return info.fieldNodes.some((node) => within(node.selectionSet));
 }

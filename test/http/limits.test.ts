@@ -2,6 +2,7 @@ import { encodeGlobalID } from '@pothos/plugin-relay';
 import { createClient } from 'graphql-ws';
 import { beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { MAX_REQUEST_BODY_BYTES } from '../../src/http/request-parsing.js';
 import { MAX_OPERATIONS_PER_SOCKET } from '../../src/server.js';
 import { type Client, useTestApp } from '../support/app.js';
 import { createNamespace, createRegistry } from '../support/fixtures.js';
@@ -51,6 +52,36 @@ describe('nodes(ids:)', () => {
     const { status, text } = await post({ query: `query ($ids: [ID!]!) { ${aliases} }`, variables: { ids } }, { authorization: `Bearer ${owner.token}` });
     expect(status).toBe(400);
     expect(JSON.parse(text).errors[0].message).toMatch(/maximum complexity/);
+  });
+});
+
+describe('request bodies', () => {
+  /** A POST whose body is sent chunked, without Content-Length, in pieces of 64 KiB. */
+  async function postChunked(body: string) {
+    const bytes = new TextEncoder().encode(body);
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let offset = 0; offset < bytes.length; offset += 65_536) controller.enqueue(bytes.subarray(offset, offset + 65_536));
+        controller.close();
+      },
+    });
+    const response = await fetch(new URL('/graphql', app.url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: stream, duplex: 'half' } as RequestInit);
+    return { status: response.status, text: await response.text() };
+  }
+
+  it(`answers 413 past ${MAX_REQUEST_BODY_BYTES} bytes, with or without Content-Length, and reads a chunked body within it`, async () => {
+    const padded = (bytes: number) => {
+      const body = JSON.stringify({ query: '{ __typename }', variables: { padding: '' } });
+      return body.replace('"padding":""', `"padding":"${'x'.repeat(bytes - body.length)}"`);
+    };
+    const tooLarge = { errors: [{ message: 'Request body too large', extensions: { code: 'REQUEST_ENTITY_TOO_LARGE' } }] };
+    for (const send of [(body: string) => post(JSON.parse(body)), postChunked]) {
+      const over = await send(padded(MAX_REQUEST_BODY_BYTES + 1));
+      expect(over.status).toBe(413);
+      expect(JSON.parse(over.text)).toEqual(tooLarge);
+      const within = await send(padded(200_000));
+      expect(within).toEqual({ status: 200, text: JSON.stringify({ data: { __typename: 'Query' } }) });
+    }
   });
 });
 

@@ -123,6 +123,45 @@ describe('namespaces', () => {
     expect(all.data.namespaces.totalCount).toBe(await app.db.namespace.count());
   });
 
+  it('answers every field of a first page as the lookup by slug does, whether or not nodes select a relation', async () => {
+    const user = await app.user();
+    const namespace = await createNamespace(user);
+    await createRegistry(user, namespace.id);
+    const fields = 'id slug name createdAt updatedAt viewerRole';
+    const page = await user.execute(`{ namespaces(first: 10, orderBy: { field: CREATED_AT, direction: DESC }) { totalCount nodes { ${fields} } } }`);
+    const withRelation = await user.execute(`{ namespaces(first: 10) { totalCount nodes { ${fields} registries(first: 1) { totalCount } } } }`);
+    const lookup = await user.execute(`query ($slug: String!) { namespace(slug: $slug) { ${fields} } }`, { slug: namespace.slug });
+    expect(page.data.namespaces).toEqual({ totalCount: 1, nodes: [lookup.data.namespace] });
+    expect(withRelation.data.namespaces).toEqual({ totalCount: 1, nodes: [{ ...lookup.data.namespace, registries: { totalCount: 1 } }] });
+  });
+
+  it("answers the same instants whatever the server's time zone", async () => {
+    const user = await app.user();
+    const namespace = await createNamespace(user);
+    const lookup = await user.execute(`query ($slug: String!) { namespace(slug: $slug) { createdAt updatedAt } }`, { slug: namespace.slug });
+    const zone = process.env['TZ'];
+    process.env['TZ'] = 'America/New_York';
+    try {
+      const page = await user.execute(`{ namespaces(first: 1) { nodes { createdAt updatedAt } } }`);
+      expect(page.data.namespaces.nodes).toEqual([lookup.data.namespace]);
+    } finally {
+      if (zone === undefined) delete process.env['TZ'];
+      else process.env['TZ'] = zone;
+    }
+  });
+
+  it('counts the same whether totalCount comes alone, with nodes, through fragments, or after a cursor', async () => {
+    const user = await app.user();
+    for (let i = 0; i < 3; i++) await createNamespace(user);
+    const count = (query: string) => user.execute(query).then(({ data }) => data.namespaces);
+    expect(await count('{ namespaces(first: 2) { totalCount } }')).toEqual({ totalCount: 3 });
+    expect(await count('{ namespaces(first: 2) { ... on NamespaceConnection { totalCount } nodes { slug } } }')).toMatchObject({ totalCount: 3, nodes: [{}, {}] });
+    expect(await count('{ namespaces(first: 2) { ...counted nodes { slug } } } fragment counted on NamespaceConnection { totalCount }')).toMatchObject({ totalCount: 3 });
+    const first = await count('{ namespaces(first: 1) { totalCount pageInfo { endCursor } } }');
+    expect(await count(`{ namespaces(first: 5, after: "${first.pageInfo.endCursor}") { totalCount nodes { slug } } }`)).toMatchObject({ totalCount: 3, nodes: [{}, {}] });
+    expect(await count('{ namespaces(first: 5) { nodes { slug } } }')).toMatchObject({ nodes: [{}, {}, {}] });
+  });
+
   it('orders by NAME descending', async () => {
     const user = await app.user();
     await createNamespace(user);
