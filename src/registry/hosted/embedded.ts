@@ -491,7 +491,7 @@ export class EmbeddedRegistry extends EventEmitter<EmbeddedRegistryEvents> {
     }
     const message = typeof entry.msg === 'string' ? entry.msg : '';
     const fields = Object.fromEntries(Object.entries(entry).filter(([key]) => !NOISE_FIELDS.includes(key)));
-    const level = REQUEST_LOG_MESSAGES.has(message) ? 'debug' : toPinoLevel(entry.level);
+    const level = REQUEST_LOG_MESSAGES.has(message) || isClientError(entry) ? 'debug' : toPinoLevel(entry.level);
     this.log[level](fields, message);
     return message;
   }
@@ -499,6 +499,15 @@ export class EmbeddedRegistry extends EventEmitter<EmbeddedRegistryEvents> {
 
 function isAlive(running: RegistryProcess): boolean {
   return running.child.exitCode === null && running.child.signalCode === null;
+}
+
+/**
+ * The registry logs every 4xx answer at error level ("response completed with error"), such as a
+ * 404 for a manifest just deleted; the client was told, and nothing is wrong with the registry.
+ */
+function isClientError(entry: Record<string, unknown>): boolean {
+  const status = entry['http.response.status'];
+  return entry['msg'] === 'response completed with error' && typeof status === 'number' && status >= 400 && status < 500;
 }
 
 /** Whether something answers `GET /v2/` on the unix socket. */

@@ -24,6 +24,16 @@ describe('EmbeddedRegistry', () => {
     expect(JSON.stringify(test.logs)).not.toContain('test-hook-secret');
   });
 
+  it('logs a 4xx answer as routine, not as an error', async () => {
+    const { client } = test;
+    await expect(client.getManifest('team/nothing', 'v404')).rejects.toMatchObject({ status: 404 });
+    // The registry logs a request after answering it: give the line time to arrive.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const clientErrors = test.logs.filter((line) => line.component === 'registry' && line['http.response.status'] === 404);
+    expect(clientErrors).toEqual([]);
+    expect(test.logs.filter((line) => line.component === 'registry' && Number(line.level) >= 50)).toEqual([]);
+  });
+
   it('keeps its config, with both secrets, readable by the owner only', async () => {
     const configPath = join(test.dataDir, 'registry-config.yml');
     expect((await stat(configPath)).mode & 0o777).toBe(0o600);
