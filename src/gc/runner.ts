@@ -172,7 +172,7 @@ async function markAndSweep(plan: GcRunPlan, untagged: readonly ManifestRevision
   const { run, storage, progress, reporter, signal } = plan;
   enter(plan, 'MARKING');
   // A dry run has no window: what was read before is as good as anything.
-  const sizes = run.dryRun ? new Map(sizesBefore) : await storage.blobSizes(sizesBefore);
+  const sizes = run.dryRun ? sizesBefore : await storage.blobSizes(sizesBefore);
   progress.blobsTotal = sizes.size;
   reporter.changed();
   const ledger = new MarkLedger();
@@ -180,10 +180,13 @@ async function markAndSweep(plan: GcRunPlan, untagged: readonly ManifestRevision
   // Read alongside the mark: garbage-collect (never with --delete-untagged) removes no repository
   // and no manifest link, so what is empty now is what is empty after the sweep.
   let repositoryCount = 0;
-  const surveyed = Promise.all([
-    storage.repositories().then((names) => void (repositoryCount = names.length)),
-    run.dryRun ? Promise.resolve([]) : emptyRepositories(plan),
-  ]).then(([, empty]) => ({ empty }), (error: unknown) => ({ error }));
+  const surveyed = storage
+    .repositories()
+    .then(async (repositories) => {
+      repositoryCount = repositories.length;
+      return { empty: run.dryRun ? [] : await emptyRepositories(plan, repositories) };
+    })
+    .catch((error: unknown) => ({ error }));
 
   let failure: { error: unknown } | null = null;
   try {
@@ -242,15 +245,12 @@ async function countFreed(plan: GcRunPlan, eligible: readonly string[], sizes: R
   if (freed.length > 0) await plan.changes.blobsDeleted(freed);
 }
 
-/** The run's registries' repositories that hold no manifest. */
-async function emptyRepositories(plan: GcRunPlan): Promise<string[]> {
-  const { storage } = plan;
-  const emptyOf = async (slug: string): Promise<string[]> => {
-    const repositories = await storage.repositories(`${slug}/`);
-    const revisions = await Promise.all(repositories.map((repository) => storage.revisions(repository)));
-    return repositories.filter((_, i) => revisions[i]!.length === 0);
-  };
-  return (await Promise.all(plan.run.jobs.map((job) => emptyOf(job.slug)))).flat();
+/** Of `repositories` (every one on the backend), those of the run's registries that hold no manifest. */
+async function emptyRepositories(plan: GcRunPlan, repositories: readonly string[]): Promise<string[]> {
+  const prefixes = plan.run.jobs.map((job) => `${job.slug}/`);
+  const own = repositories.filter((repository) => prefixes.some((prefix) => repository.startsWith(prefix)));
+  const revisions = await Promise.all(own.map((repository) => plan.storage.revisions(repository)));
+  return own.filter((_, i) => revisions[i]!.length === 0);
 }
 
 /**
