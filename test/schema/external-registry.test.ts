@@ -3,7 +3,7 @@ import { decodeGlobalID } from '@pothos/plugin-relay';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Client, type GraphQLResponse, useTestApp } from '../support/app.js';
 import { executeCountingCalls } from '../support/content.js';
-import { createNamespace } from '../support/fixtures.js';
+import { addMember, createNamespace } from '../support/fixtures.js';
 import { buildImage, buildIndex, pushArtifact } from '../support/oci-images.js';
 import { freePort } from '../support/registry-process.js';
 import {
@@ -36,9 +36,7 @@ beforeAll(async () => {
   owner = await app.user('owner');
   viewer = await app.user('viewer');
   namespace = await createNamespace(owner);
-  await owner.execute(`mutation ($input: AddNamespaceMemberInput!) { addNamespaceMember(input: $input) { __typename } }`, {
-    input: { namespaceId: namespace.id, userId: viewer.userId, role: 'VIEWER' },
-  });
+  await addMember(owner, namespace.id, viewer, 'VIEWER');
   [outside, readOnly, other] = await Promise.all([startHtpasswdRegistry(), startHtpasswdRegistry({ deletes: false }), startOtherBerth()]);
   await pushArtifact(outside.client, 'library/app', 'v1', image);
   await pushArtifact(outside.client, 'library/app', 'multi', index);
