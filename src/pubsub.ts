@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
 import { createPubSub } from 'graphql-yoga';
 import { Redis } from 'ioredis';
@@ -42,7 +43,12 @@ export type PubSub = ReturnType<typeof createPubSub<Topics>> & { close(): Promis
  * on one berth instance sees what another publishes (a GC it runs, a push its hook received).
  */
 export function createBerthPubSub(redisUrl: string | null): PubSub {
-  if (redisUrl === null) return Object.assign(createPubSub<Topics>(), { close: async () => {} });
+  if (redisUrl === null) {
+    const eventTarget = new EventTarget();
+    // One listener per subscriber of a topic: a thousand watching one GC job is normal, not a leak.
+    setMaxListeners(Infinity, eventTarget);
+    return Object.assign(createPubSub<Topics>({ eventTarget }), { close: async () => {} });
+  }
   const publishClient = new Redis(redisUrl, { lazyConnect: false, maxRetriesPerRequest: 3 });
   const subscribeClient = new Redis(redisUrl, { lazyConnect: false, maxRetriesPerRequest: 3 });
   const pubsub = createPubSub<Topics>({ eventTarget: createRedisEventTarget({ publishClient, subscribeClient, serializer: typedJson }) });
