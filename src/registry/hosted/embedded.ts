@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { writeFileAtomic } from '../../atomic-file.js';
 import { ChildRecords } from './child-records.js';
 import { renderRegistryConfig } from './registry-config.js';
-import { RegistryRelay } from './relay.js';
+import { RelayThread } from './relay-thread.js';
 import type { RegistryTokenSigner } from './token-signer.js';
 
 export interface EmbeddedRegistryOptions {
@@ -100,7 +100,7 @@ const NOISE_FIELDS = ['level', 'msg', 'time', 'go.version', 'instance.id', 'serv
 
 /**
  * Runs CNCF distribution (`docker-registry serve`) behind berth's registry port. berth owns the
- * port (RegistryRelay) and each registry process listens on a unix socket of its own, so a switch
+ * port (RegistryRelay, in a thread of its own) and each registry process listens on a unix socket of its own, so a switch
  * to read-only and back is a handover: the next process starts, new requests go to it once it
  * serves, and the old one stops after its last request. The port never refuses a connection and
  * no request is cut. A crashed process is restarted with backoff.
@@ -110,7 +110,7 @@ export class EmbeddedRegistry extends EventEmitter<EmbeddedRegistryEvents> {
   private readonly options: EmbeddedRegistryOptions;
   private readonly log: Logger;
   private readonly configPath: string;
-  private readonly relay: RegistryRelay;
+  private readonly relay: RelayThread;
   private readonly children: ChildRecords;
   /** Stable for the life of this object, so upload sessions survive a handover. */
   private readonly httpSecret = randomBytes(32).toString('hex');
@@ -134,7 +134,7 @@ export class EmbeddedRegistry extends EventEmitter<EmbeddedRegistryEvents> {
     this.url = `http://${options.host ?? '127.0.0.1'}:${options.port}`;
     this.configPath = join(options.dataDir, 'registry-config.yml');
     this.readOnlyMode = options.readOnly ?? false;
-    this.relay = new RegistryRelay(this.log);
+    this.relay = new RelayThread(this.log);
     this.children = new ChildRecords(this.runDir);
   }
 

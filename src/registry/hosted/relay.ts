@@ -1,10 +1,16 @@
 import { Agent, createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { Logger } from 'pino';
 
 /** A registry process as the relay reaches it: its unix socket. */
 export interface RelayUpstream {
   readonly socketPath: string;
+}
+
+/** A request the relay could not hand to the registry process it was meant for. */
+export interface RelayFailure {
+  method: string | undefined;
+  url: string | undefined;
+  error: string;
 }
 
 /**
@@ -32,10 +38,11 @@ interface UpstreamState {
  */
 export class RegistryRelay {
   private readonly server: Server;
-  private readonly upstreams = new Map<RelayUpstream, UpstreamState>();
+  /** By socket path: a process is the same upstream however its description reached the relay. */
+  private readonly upstreams = new Map<string, UpstreamState>();
   private current: RelayUpstream | null = null;
 
-  constructor(private readonly log: Logger) {
+  constructor(private readonly onUnreachable: (failure: RelayFailure) => void) {
     this.server = createServer({ requestTimeout: 0, keepAliveTimeout: 30_000 }, (req, res) => this.forward(req, res));
     // Blob uploads may take longer than any default; a dead client is found by TCP keep-alive instead.
     this.server.headersTimeout = 60_000;
@@ -63,8 +70,8 @@ export class RegistryRelay {
 
   /** From now on, new requests go to `upstream`; requests in flight elsewhere finish where they are. */
   serveFrom(upstream: RelayUpstream | null): void {
-    if (upstream && !this.upstreams.has(upstream)) {
-      this.upstreams.set(upstream, { agent: new Agent({ keepAlive: true }), inFlight: 0, idle: new Set() });
+    if (upstream && !this.upstreams.has(upstream.socketPath)) {
+      this.upstreams.set(upstream.socketPath, { agent: new Agent({ keepAlive: true }), inFlight: 0, idle: new Set() });
     }
     this.current = upstream;
   }
@@ -74,9 +81,9 @@ export class RegistryRelay {
    * relay forgets it and closes its connections to it: the process can be stopped.
    */
   async release(upstream: RelayUpstream, timeoutMs: number): Promise<boolean> {
-    const state = this.upstreams.get(upstream);
+    const state = this.upstreams.get(upstream.socketPath);
     if (!state) return true;
-    if (this.current === upstream) this.current = null;
+    if (this.current?.socketPath === upstream.socketPath) this.current = null;
     let drained = state.inFlight === 0;
     if (!drained) {
       let onIdle: () => void = () => {};
@@ -94,7 +101,7 @@ export class RegistryRelay {
       state.idle.delete(onIdle);
     }
     state.agent.destroy();
-    this.upstreams.delete(upstream);
+    this.upstreams.delete(upstream.socketPath);
     return drained;
   }
 
@@ -111,7 +118,7 @@ export class RegistryRelay {
 
   private forward(req: IncomingMessage, res: ServerResponse): void {
     const upstream = this.current;
-    const state = upstream && this.upstreams.get(upstream);
+    const state = upstream && this.upstreams.get(upstream.socketPath);
     if (!upstream || !state) {
       unavailable(res, 'the registry is restarting');
       req.resume();
@@ -141,7 +148,7 @@ export class RegistryRelay {
     outgoing.on('error', (error) => {
       if (res.headersSent) res.destroy(error);
       else unavailable(res, 'the registry process did not answer');
-      this.log.warn({ err: error, method: req.method, url: req.url }, 'relay could not reach the registry process');
+      this.onUnreachable({ method: req.method, url: req.url, error: error.message });
       done();
     });
     // The answer is complete, or the client went away: either way the upstream request is over.
