@@ -15,6 +15,7 @@ import { Metrics, v2CallKind } from './metrics.js';
 import { makePrivateDir } from './private-files.js';
 import { createBerthPubSub } from './pubsub.js';
 import { storageInventory, v2Inventory, v2ManifestSource } from './registry/content-index/inventory.js';
+import { indexedBlobSizes } from './registry/content-index/queries.js';
 import { ContentIndexReconciler } from './registry/content-index/reconcile.js';
 import { ContentIndexWriter } from './registry/content-index/writer.js';
 import { openHostedBackend } from './registry/hosted/hosted-backend.js';
@@ -72,7 +73,8 @@ export async function startBerth(config: Config, db: Db, log: Logger, options: S
   };
   // Lease owners must name this instance the same way after a restart: its host and data dir.
   const owner = `${hostname()}:${config.dataDir}`;
-  const gc = new GcQueue({ db, log, pubsub, registry, changes }, { owner, minIntervalMs: config.gc.minIntervalMs });
+  const knownBlobSizes = (): Promise<ReadonlyMap<string, number>> => indexedBlobSizes(db);
+  const gc = new GcQueue({ db, log, pubsub, registry, changes, knownBlobSizes }, { owner, minIntervalMs: config.gc.minIntervalMs });
   const imports = new ImportQueue({ db, log, pubsub, backends: () => new RegistryBackends(services) }, { owner });
   const cleanup = new CleanupJobs({ db, log, pubsub, gc, client, contentIndex, maintenance }, { owner });
   const cleanupScheduler = new CleanupScheduler({ db, log, jobs: cleanup });

@@ -21,6 +21,8 @@ export interface GcQueueDeps {
   registry: HostedBackend;
   /** Told what each run changed in the backend: the content index keeps up through it. */
   changes: GcChanges;
+  /** Blob sizes known without reading the storage (the content index's). */
+  knownBlobSizes: () => Promise<ReadonlyMap<string, number>>;
 }
 
 export interface GcQueueOptions {
@@ -331,6 +333,7 @@ export class GcQueue {
         log,
         signal: controller.signal,
         changes: this.deps.changes,
+        knownBlobSizes: this.deps.knownBlobSizes,
       });
     } catch (failure) {
       const abort = controller.signal.reason;

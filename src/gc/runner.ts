@@ -45,6 +45,8 @@ export interface GcRunPlan {
   /** Aborted to cancel; the run stops at the next safe point and still restores the registry. */
   signal: AbortSignal;
   changes: GcChanges;
+  /** Blob sizes known without reading the storage (the content index's); only other blobs are read. */
+  knownBlobSizes: () => Promise<ReadonlyMap<string, number>>;
 }
 
 /** Manifests deleted at once; indexes go in an earlier batch than the children they reference. */
@@ -55,7 +57,8 @@ const DELETE_RETRY_DELAY_MS = 200;
 /**
  * PREPARING → READ_ONLY → MARKING → SWEEPING → RESTORING. The read-only window holds only the mark
  * and the sweep; untagged manifests are deleted before it, through the API, while pushes still
- * work, and blob sizes are read before it too. RESTORING runs whenever the
+ * work, and blob sizes are taken before it too (from the content index where it knows them), and the
+ * writable process is started during the sweep. RESTORING runs whenever the
  * window was opened, also after a failure or a cancel. Throws what stopped the run (the abort
  * reason when cancelled).
  */
@@ -68,7 +71,7 @@ export async function runGc(plan: GcRunPlan): Promise<void> {
     if (!run.dryRun) plan.window.prepareOpen();
     const untagged = await removeUntagged(plan);
     // Read while pushes still work: inside the window only blobs stored since are read.
-    const sizesBefore = await plan.storage.blobSizes();
+    const sizesBefore = await plan.storage.blobSizes(await plan.knownBlobSizes());
     signal.throwIfAborted();
     if (!run.dryRun) {
       enter(plan, 'READ_ONLY');
@@ -164,9 +167,9 @@ async function deleteManifest(plan: GcRunPlan, manifest: ManifestRevision): Prom
 
 /**
  * Runs garbage-collect and keeps the counts in step with its output. Afterwards `bytesFreed` is
- * what the file system says: the sizes, taken before the sweep, of the eligible blobs that are gone
- * now (also after a cancel, which may stop the sweep half-way). A dry run counts the sizes of the
- * blobs a real run would delete instead.
+ * the sizes, taken before the sweep, of the eligible blobs that are gone (see countFreed; a cancel
+ * may stop the sweep half-way). A dry run counts the sizes of the blobs a real run would delete
+ * instead.
  */
 async function markAndSweep(plan: GcRunPlan, untagged: readonly ManifestRevision[], sizesBefore: ReadonlyMap<string, number>): Promise<void> {
   const { run, storage, progress, reporter, signal } = plan;
@@ -198,6 +201,9 @@ async function markAndSweep(plan: GcRunPlan, untagged: readonly ManifestRevision
         if (event.kind === 'summary') {
           progress.blobsMarked = event.blobsMarked;
           enter(plan, 'SWEEPING');
+          // The mark is over and the sweep only deletes blobs: the writable process may start now,
+          // idle and unreachable until RESTORING, so that restoring is only the switch.
+          if (!run.dryRun) plan.window.prepareClose();
           return;
         }
         if (progress.phase === 'MARKING') {
@@ -224,9 +230,9 @@ async function markAndSweep(plan: GcRunPlan, untagged: readonly ManifestRevision
     progress.blobsDeleted = outcome.eligible.length;
     progress.bytesFreed = sum(outcome.eligible.map((digest) => sizes.get(digest) ?? 0));
   } else {
-    // garbage-collect has exited: the writable process may start, unreachable until RESTORING.
+    // Started at the sweep already, unless garbage-collect failed before it.
     plan.window.prepareClose();
-    const counted = countFreed(plan, ledger.eligible, sizes);
+    const counted = countFreed(plan, ledger.eligible, sizes, failure === null);
     const pruned = failure || 'error' in survey ? Promise.resolve() : pruneEmptyRepositories(plan, survey.empty);
     await Promise.all([counted, pruned]);
     if (failure) throw failure.error;
@@ -235,14 +241,19 @@ async function markAndSweep(plan: GcRunPlan, untagged: readonly ManifestRevision
   reporter.changed();
 }
 
-/** Which of the eligible blobs are gone from the storage now, and their sizes taken before the sweep. */
-async function countFreed(plan: GcRunPlan, eligible: readonly string[], sizes: ReadonlyMap<string, number>): Promise<void> {
+/**
+ * The blobs the sweep deleted, with their sizes taken before it. After a clean exit (`completed`)
+ * that is every eligible blob: garbage-collect stops at the first one it cannot delete. After a
+ * failure or a cancel, the storage says which of them are gone.
+ */
+async function countFreed(plan: GcRunPlan, eligible: readonly string[], sizes: ReadonlyMap<string, number>, completed: boolean): Promise<void> {
   const { storage, progress } = plan;
-  const gone = await Promise.all(eligible.map(async (digest) => ((await storage.hasBlob(digest)) ? null : digest)));
-  const freed = gone.filter((digest): digest is string => digest !== null);
+  const freed = completed
+    ? eligible
+    : (await Promise.all(eligible.map(async (digest) => ((await storage.hasBlob(digest)) ? null : digest)))).filter((digest): digest is string => digest !== null);
   progress.blobsDeleted = freed.length;
   progress.bytesFreed = sum(freed.map((digest) => sizes.get(digest) ?? 0));
-  if (freed.length > 0) await plan.changes.blobsDeleted(freed);
+  if (freed.length > 0) await plan.changes.blobsDeleted([...freed]);
 }
 
 /** Of `repositories` (every one on the backend), those of the run's registries that hold no manifest. */

@@ -138,3 +138,9 @@ export async function firstImagePages(db: Db, { parentIds, order, ascending, tak
       FROM "ContentRevision" r WHERE r."repositoryId" IN (${Prisma.join(parentIds)}) AND ${IS_TOP_LEVEL}
     ) AS "ranked" WHERE "rank" <= ${take}`;
 }
+
+/** The size of every blob the index knows to be stored, by digest: a blob's size never changes under its digest. */
+export async function indexedBlobSizes(db: Db): Promise<Map<string, number>> {
+  const rows = await db.$queryRaw<{ digest: string; size: bigint | number }[]>`SELECT "digest", "size" FROM "ContentBlob"`;
+  return new Map(rows.map((row) => [row.digest, Number(row.size)]));
+}
