@@ -121,10 +121,11 @@ export async function startBerth(config: Config, db: Db, log: Logger, options: S
   reconciler.start(options.reconcileIntervalMs ?? DEFAULT_RECONCILE_INTERVAL_MS);
   cleanupScheduler.start();
   // A registry process that starts serving lost whatever notifications its predecessor had queued.
-  // Not while a read-only one serves: nothing changes then, the pass once a writable process is
-  // back catches up, and garbage-collect does not share the machine with a full pass.
-  registry.embedded?.on('ready', (_pid, { readOnly }) => {
-    if (!readOnly) reconciler.schedule('registry started');
+  // Not during a GC window: nothing is pushed then, GC tells the index what it deleted, and
+  // garbage-collect does not share the machine with a full pass.
+  const { embedded } = registry;
+  embedded?.on('ready', () => {
+    if (!embedded.writesRefused) reconciler.schedule('registry started');
   });
   return {
     services,

@@ -36,7 +36,7 @@ export interface GcRunPlan {
   run: { id: string; dryRun: boolean; jobs: GcRunJob[] };
   storage: RegistryStorage;
   client: Pick<RegistryClient, 'deleteManifest'>;
-  window: Pick<ReadOnlyWindow, 'prepareOpen' | 'open' | 'prepareClose' | 'close' | 'abandon'>;
+  window: Pick<ReadOnlyWindow, 'open' | 'close'>;
   garbageCollect: (options: Pick<GarbageCollectOptions, 'dryRun' | 'signal' | 'onEvent'>) => Promise<void>;
   progress: GcProgress;
   reporter: Pick<ProgressReporter<unknown>, 'changed' | 'now'>;
@@ -57,9 +57,8 @@ const DELETE_RETRY_DELAY_MS = 200;
 /**
  * PREPARING → READ_ONLY → MARKING → SWEEPING → RESTORING. The read-only window holds only the mark
  * and the sweep; untagged manifests are deleted before it, through the API, while pushes still
- * work, and blob sizes are taken before it too (from the content index where it knows them), and the
- * writable process is started during the sweep. RESTORING runs whenever the
- * window was opened, also after a failure or a cancel. Throws what stopped the run (the abort
+ * work, and blob sizes are taken before it too (from the content index where it knows them).
+ * RESTORING runs whenever the window was opened, also after a failure or a cancel. Throws what stopped the run (the abort
  * reason when cancelled).
  */
 export async function runGc(plan: GcRunPlan): Promise<void> {
@@ -68,7 +67,6 @@ export async function runGc(plan: GcRunPlan): Promise<void> {
   let failure: { error: unknown } | null = null;
   try {
     enter(plan, 'PREPARING');
-    if (!run.dryRun) plan.window.prepareOpen();
     const untagged = await removeUntagged(plan);
     // Read while pushes still work: inside the window only blobs stored since are read.
     const sizesBefore = await plan.storage.blobSizes(await plan.knownBlobSizes());
@@ -84,7 +82,6 @@ export async function runGc(plan: GcRunPlan): Promise<void> {
   } catch (error) {
     failure = { error };
   }
-  if (!windowOpened && !run.dryRun) await plan.window.abandon();
   if (windowOpened) {
     enter(plan, 'RESTORING');
     try {
@@ -201,9 +198,6 @@ async function markAndSweep(plan: GcRunPlan, untagged: readonly ManifestRevision
         if (event.kind === 'summary') {
           progress.blobsMarked = event.blobsMarked;
           enter(plan, 'SWEEPING');
-          // The mark is over and the sweep only deletes blobs: the writable process may start now,
-          // idle and unreachable until RESTORING, so that restoring is only the switch.
-          if (!run.dryRun) plan.window.prepareClose();
           return;
         }
         if (progress.phase === 'MARKING') {
@@ -230,8 +224,6 @@ async function markAndSweep(plan: GcRunPlan, untagged: readonly ManifestRevision
     progress.blobsDeleted = outcome.eligible.length;
     progress.bytesFreed = sum(outcome.eligible.map((digest) => sizes.get(digest) ?? 0));
   } else {
-    // Started at the sweep already, unless garbage-collect failed before it.
-    plan.window.prepareClose();
     const counted = countFreed(plan, ledger.eligible, sizes, failure === null);
     const pruned = failure || 'error' in survey ? Promise.resolve() : pruneEmptyRepositories(plan, survey.empty);
     await Promise.all([counted, pruned]);

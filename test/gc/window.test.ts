@@ -109,7 +109,7 @@ describe('the read-only window', () => {
     const blobsBefore = await fileBytes(blobStore(app.registry.embedded!.storageDir));
     const job = await startGc(app.admin, registryId);
     await waitForGcJob(app.admin, job.id, (j) => j.phase === 'MARKING');
-    expect(app.registry.embedded!.readOnly).toBe(true);
+    expect(app.registry.embedded!.writesRefused).toBe(true);
 
     const cancelledAt = Date.now();
     const { data } = await app.admin.execute(CANCEL_GC, { input: { id: job.id } });
@@ -118,7 +118,7 @@ describe('the read-only window', () => {
     expect(Date.now() - cancelledAt).toBeLessThan(10_000);
     expect(done).toMatchObject({ status: 'CANCELLED', phase: 'RESTORING', error: 'cancelled while running', bytesFreed: 0, blobsDeleted: 0, percent: 100 });
     expect(await fileBytes(blobStore(app.registry.embedded!.storageDir))).toBe(blobsBefore);
-    expect(app.registry.embedded!.readOnly).toBe(false);
+    expect(app.registry.embedded!.writesRefused).toBe(false);
     expect(await app.services.maintenance.refusal()).toBeNull();
     expect(new Set(await registryStates())).toEqual(new Set(['ACTIVE']));
     await pushArtifact(client, `${slug}/cancelled`, 'after', buildImage());

@@ -329,7 +329,7 @@ describe('content deletion when the registry cannot delete', () => {
   ] as const;
 
   it('throws RegistryReadOnlyError from every operation while the registry is read-only, deleting nothing', async () => {
-    await test.registry.handOver({ readOnly: true });
+    await test.registry.refuseWrites('registry in maintenance: testing');
     for (const [, operation] of everyOperation) {
       await expect(operation(test.client)).rejects.toBeInstanceOf(RegistryReadOnlyError);
     }

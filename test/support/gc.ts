@@ -104,15 +104,13 @@ export async function registryToken(signer: RegistryTokenSigner, scopes: string[
 export const GC_DELAY_ENV = 'BERTH_TEST_GC_DELAY_S';
 /** Set: garbage-collect fails at once with exit code 3. */
 export const GC_FAIL_ENV = 'BERTH_TEST_GC_FAIL';
-/** Set: a read-only registry process exits before serving. */
-export const READ_ONLY_FAIL_ENV = 'BERTH_TEST_READ_ONLY_FAIL';
 
 /**
  * A directory with a `docker-registry` that runs the real one, for holding a run inside its
  * read-only window and for failures: `garbage-collect` first sleeps `$BERTH_TEST_GC_DELAY_S`
  * seconds (the sleep does not hold the output pipes and goes with the shim on SIGTERM, so a cancel
- * ends the run at once) or fails with `$BERTH_TEST_GC_FAIL`; a read-only `serve` fails with
- * `$BERTH_TEST_READ_ONLY_FAIL`. Put it first on PATH; berth's children inherit the environment.
+ * ends the run at once) or fails with `$BERTH_TEST_GC_FAIL`. Put it first on PATH; berth's children
+ * inherit the environment.
  */
 export async function registryShim(dir: string): Promise<string> {
   const path = (process.env['PATH'] ?? '').split(':').filter((entry) => entry !== dir).join(':');
@@ -126,10 +124,6 @@ export async function registryShim(dir: string): Promise<string> {
       `if [ "$1" = garbage-collect ] && [ -n "$${GC_FAIL_ENV}" ]; then`,
       '  echo \'{"level":"fatal","msg":"failed to mark: storage on fire"}\' >&2',
       '  exit 3',
-      'fi',
-      `if [ "$1" = serve ] && [ -n "$${READ_ONLY_FAIL_ENV}" ] && [ "$REGISTRY_STORAGE_MAINTENANCE_READONLY" = "{enabled: true}" ]; then`,
-      '  echo "read-only start refused on purpose" >&2',
-      '  exit 1',
       'fi',
       `if [ "$1" = garbage-collect ] && [ -n "$${GC_DELAY_ENV}" ]; then`,
       `  sleep "$${GC_DELAY_ENV}" </dev/null >/dev/null 2>&1 &`,

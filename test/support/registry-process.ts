@@ -33,9 +33,8 @@ export interface TestRegistry {
 }
 
 export interface TestRegistryOptions {
-  readOnly?: boolean;
   /** Passed on to EmbeddedRegistry, e.g. a taken `port`, a missing `binary` or a short `restartDelayMs`. */
-  registry?: Partial<Pick<EmbeddedRegistryOptions, 'port' | 'binary' | 'restartDelayMs' | 'stopGraceMs' | 'startTimeoutMs'>>;
+  registry?: Partial<Pick<EmbeddedRegistryOptions, 'port' | 'binary' | 'restartDelayMs' | 'stopGraceMs' | 'startTimeoutMs' | 'drainTimeoutMs'>>;
 }
 
 const ISSUER = 'berth-test';
@@ -68,7 +67,6 @@ export async function createTestRegistry(options: TestRegistryOptions = {}): Pro
     hookSecret: 'test-hook-secret-0123456789',
     signer,
     logger,
-    readOnly: options.readOnly ?? false,
     stopGraceMs: 5_000,
     ...options.registry,
   });

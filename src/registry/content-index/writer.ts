@@ -92,15 +92,15 @@ export class ContentIndexWriter {
     await linkBlobs(this.db, repository, [{ digest, size: BigInt(size) }]);
   }
 
-  /** Garbage collection deleted these blobs from storage. */
+  /** Garbage collection deleted these blobs from storage. One transaction: a sweep deletes thousands, and each commit is a sync to disk. */
   async blobsSwept(digests: readonly string[]): Promise<void> {
-    for (let i = 0; i < digests.length; i += BATCH) {
-      const batch = digests.slice(i, i + BATCH);
-      await this.db.$transaction([
+    const batches = Array.from({ length: Math.ceil(digests.length / BATCH) }, (_, i) => digests.slice(i * BATCH, (i + 1) * BATCH));
+    await this.db.$transaction(
+      batches.flatMap((batch) => [
         this.db.contentBlobLink.deleteMany({ where: { digest: { in: batch } } }),
         this.db.contentBlob.deleteMany({ where: { digest: { in: batch } } }),
-      ]);
-    }
+      ]),
+    );
   }
 
   /** Garbage collection removed these repositories (left without manifests) from storage. */

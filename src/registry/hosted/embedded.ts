@@ -28,15 +28,13 @@ export interface EmbeddedRegistryOptions {
   hookSecret: string;
   signer: Pick<RegistryTokenSigner, 'certBundlePath' | 'issuer' | 'service'>;
   logger: Logger;
-  /** @default false */
-  readOnly?: boolean;
   /** @default 'docker-registry' (looked up on PATH) */
   binary?: string;
   /** How long a start may take until `GET /v2/` answers. @default 15_000 */
   startTimeoutMs?: number;
   /**
-   * At a handover, how long requests in flight to the old process may take to finish before it is
-   * told to stop; the registry then gets as long again (`http.draintimeout`). @default 30_000
+   * How long writes in flight may take to finish once writes are refused (`refuseWrites`), and how
+   * long a stopping registry drains its requests (`http.draintimeout`). @default 30_000
    */
   drainTimeoutMs?: number;
   /** How long a stop waits after SIGTERM (and the registry's own drain) before SIGKILL. @default 10_000 */
@@ -57,19 +55,17 @@ export interface EmbeddedRegistryExit {
 
 export interface EmbeddedRegistryEvents {
   /**
-   * A registry process now serves clients on berth's port: after start, after a restart that
-   * followed a crash, and after every handover (read-only for garbage collection and back). The
-   * process before it may have lost notifications it had not delivered yet, so this is the moment
-   * to reconcile what berth knows about the registry's content, once a writable process serves.
+   * A registry process now serves clients on berth's port: after start, and after a restart that
+   * followed a crash. The process before it may have lost notifications it had not delivered yet,
+   * so this is the moment to reconcile what berth knows about the registry's content.
    */
-  ready: [pid: number, mode: { readOnly: boolean }];
+  ready: [pid: number];
   exit: [EmbeddedRegistryExit];
 }
 
 interface RegistryProcess {
   child: ChildProcess;
   pid: number;
-  readOnly: boolean;
   /** Where it listens; only the relay connects there. */
   socketPath: string;
   startedAt: number;
@@ -77,8 +73,9 @@ interface RegistryProcess {
   exited: Promise<void>;
   /** Its last lines, for the error when it dies before serving. */
   recentLines: string[];
-  /** Set by the registry's own "listening on" line. */
-  listening: boolean;
+  /** Settles at the registry's own "listening on" line. */
+  listening: Promise<void>;
+  heardListening: () => void;
   expectExit: boolean;
 }
 
@@ -100,10 +97,9 @@ const NOISE_FIELDS = ['level', 'msg', 'time', 'go.version', 'instance.id', 'serv
 
 /**
  * Runs CNCF distribution (`docker-registry serve`) behind berth's registry port. berth owns the
- * port (RegistryRelay, in a thread of its own) and each registry process listens on a unix socket of its own, so a switch
- * to read-only and back is a handover: the next process starts, new requests go to it once it
- * serves, and the old one stops after its last request. The port never refuses a connection and
- * no request is cut. A crashed process is restarted with backoff.
+ * port (RegistryRelay, in a thread of its own) and the registry process listens on a unix socket,
+ * so the relay can hold writes off for garbage collection (refuseWrites) while pulls go on, and
+ * the port answers even while a crashed process is restarted with backoff.
  */
 export class EmbeddedRegistry extends EventEmitter<EmbeddedRegistryEvents> {
   readonly url: string;
@@ -112,13 +108,11 @@ export class EmbeddedRegistry extends EventEmitter<EmbeddedRegistryEvents> {
   private readonly configPath: string;
   private readonly relay: RelayThread;
   private readonly children: ChildRecords;
-  /** Stable for the life of this object, so upload sessions survive a handover. */
+  /** Stable for the life of this object, so upload sessions survive a crash restart. */
   private readonly httpSecret = randomBytes(32).toString('hex');
   private current: RegistryProcess | undefined;
-  /** A process started ahead of a handover (prepareHandOver); nothing is routed to it yet. */
-  private standby: RegistryProcess | undefined;
   private currentState: EmbeddedRegistryState = 'stopped';
-  private readOnlyMode: boolean;
+  private writeRefusal: string | null = null;
   /** True once started; crash restarts happen only while supervising. */
   private supervising = false;
   private failuresInARow = 0;
@@ -126,6 +120,7 @@ export class EmbeddedRegistry extends EventEmitter<EmbeddedRegistryEvents> {
   private operations: Promise<unknown> = Promise.resolve();
   private sockets: string | undefined;
   private launches = 0;
+  private writtenConfig: string | undefined;
 
   constructor(options: EmbeddedRegistryOptions) {
     super();
@@ -133,7 +128,6 @@ export class EmbeddedRegistry extends EventEmitter<EmbeddedRegistryEvents> {
     this.log = options.logger.child({ component: 'registry' });
     this.url = `http://${options.host ?? '127.0.0.1'}:${options.port}`;
     this.configPath = join(options.dataDir, 'registry-config.yml');
-    this.readOnlyMode = options.readOnly ?? false;
     this.relay = new RelayThread(this.log);
     this.children = new ChildRecords(this.runDir);
   }
@@ -142,9 +136,9 @@ export class EmbeddedRegistry extends EventEmitter<EmbeddedRegistryEvents> {
     return this.currentState;
   }
 
-  /** Whether the process that serves (or is to serve next) refuses writes. */
-  get readOnly(): boolean {
-    return this.current?.readOnly ?? this.readOnlyMode;
+  /** Whether pushes and deletes are refused (refuseWrites). */
+  get writesRefused(): boolean {
+    return this.writeRefusal !== null;
   }
 
   /** PID of the process that serves, if any. */
@@ -152,9 +146,12 @@ export class EmbeddedRegistry extends EventEmitter<EmbeddedRegistryEvents> {
     return this.current?.pid;
   }
 
-  /** The unix socket of the process that serves, if any: berth's own requests go there directly. */
-  get socketPath(): string | undefined {
-    return this.current?.socketPath;
+  /**
+   * The relay's own unix socket, for berth's requests (filling the index, deletions, imports): they
+   * pass the same gate as clients' (refuseWrites) without a TCP hop.
+   */
+  get internalSocketPath(): string {
+    return join(this.sockets ?? this.runDir, 'relay.sock');
   }
 
   /** The config file berth writes; `garbage-collect` reads the storage settings from it. */
@@ -190,7 +187,13 @@ export class EmbeddedRegistry extends EventEmitter<EmbeddedRegistryEvents> {
       if (this.current) return;
       this.cancelScheduledRestart();
       await this.children.killOrphans(this.log);
-      if (!this.relay.listening) await this.relay.listen(this.options.port, this.options.host ?? '127.0.0.1');
+      if (!this.relay.listening) {
+        await this.relay.listen({ port: this.options.port, host: this.options.host ?? '127.0.0.1' });
+        const internal = join(await this.socketDir(), 'relay.sock');
+        // Left behind by a berth that was killed: nobody listens there any more.
+        await rm(internal, { force: true });
+        await this.relay.listen({ path: internal });
+      }
       try {
         await this.launch();
       } catch (error) {
@@ -201,40 +204,20 @@ export class EmbeddedRegistry extends EventEmitter<EmbeddedRegistryEvents> {
   }
 
   /**
-   * Hands the port over to a new registry process, e.g. `{ readOnly: true }` around garbage
-   * collection, and resolves once the old one has exited: nothing writes through it any more. If
-   * the new process cannot start, the old one goes on serving and this rejects; a writable process
-   * is then tried again with backoff, since writable is where the registry belongs.
+   * From now on pushes and deletes, clients' and berth's own, are answered 405 with `reason`, and
+   * pulls go on; resolves true once the writes already let through have finished, or false after
+   * the drain timeout. The registry process and its connections stay as they are.
    */
-  handOver(options: { readOnly: boolean }): Promise<void> {
-    return this.serialized(async () => {
-      this.cancelScheduledRestart();
-      if (!options.readOnly) this.readOnlyMode = false;
-      try {
-        await this.replace(options.readOnly);
-      } catch (error) {
-        if (!options.readOnly) this.scheduleRestart();
-        throw error;
-      }
-      this.readOnlyMode = options.readOnly;
-    });
+  async refuseWrites(reason: string): Promise<boolean> {
+    this.writeRefusal = reason;
+    this.relay.refuseWrites(reason);
+    return this.relay.writesSettled(this.options.drainTimeoutMs ?? 30_000);
   }
 
-  /**
-   * Starts the process that the coming `handOver(options)` switches to, so that the handover itself
-   * is only the switch and the old process's exit. Nothing reaches it before the handover.
-   */
-  prepareHandOver(options: { readOnly: boolean }): Promise<void> {
-    return this.serialized(async () => {
-      if (this.standby && this.standby.readOnly === options.readOnly && isAlive(this.standby)) return;
-      await this.dropStandby();
-      this.standby = await this.spawnServing(options.readOnly);
-    });
-  }
-
-  /** Stops the process prepared for a handover that is not coming. */
-  cancelHandOver(): Promise<void> {
-    return this.serialized(() => this.dropStandby());
+  /** Lets pushes and deletes through again. */
+  acceptWrites(): void {
+    this.writeRefusal = null;
+    this.relay.refuseWrites(null);
   }
 
   /** Closes the port, then stops the process: SIGTERM, SIGKILL after the grace period. */
@@ -243,7 +226,6 @@ export class EmbeddedRegistry extends EventEmitter<EmbeddedRegistryEvents> {
       this.supervising = false;
       this.cancelScheduledRestart();
       await this.relay.close();
-      await this.dropStandby();
       if (this.current) await this.terminate(this.current);
       this.currentState = 'stopped';
       if (this.sockets && this.sockets !== this.runDir) await rm(this.sockets, { recursive: true, force: true });
@@ -259,27 +241,12 @@ export class EmbeddedRegistry extends EventEmitter<EmbeddedRegistryEvents> {
   private async launch(): Promise<void> {
     this.currentState = 'starting';
     try {
-      this.serve(await this.spawnServing(this.readOnlyMode));
+      this.serve(await this.spawnServing());
     } catch (error) {
       this.scheduleRestart();
       if (!this.restartTimer) this.currentState = 'stopped';
       throw error;
     }
-  }
-
-  private async replace(readOnly: boolean): Promise<void> {
-    const previous = this.current;
-    const prepared = this.standby?.readOnly === readOnly && isAlive(this.standby) ? this.standby : undefined;
-    if (prepared) this.standby = undefined;
-    else await this.dropStandby();
-    this.serve(prepared ?? (await this.spawnServing(readOnly)));
-    if (previous) await this.retire(previous);
-  }
-
-  private async dropStandby(): Promise<void> {
-    const standby = this.standby;
-    this.standby = undefined;
-    if (standby) await this.terminate(standby);
   }
 
   /** Routes new requests to `running`; it is the process berth supervises from now on. */
@@ -288,21 +255,13 @@ export class EmbeddedRegistry extends EventEmitter<EmbeddedRegistryEvents> {
     this.relay.serveFrom(running);
     this.supervising = true;
     this.currentState = 'running';
-    this.log.info({ registryPid: running.pid, url: this.url, readOnly: running.readOnly }, 'registry is serving');
-    this.emit('ready', running.pid, { readOnly: running.readOnly });
+    this.log.info({ registryPid: running.pid, url: this.url }, 'registry is serving');
+    this.emit('ready', running.pid);
   }
 
-  /** Lets the requests in flight to `running` finish, then stops it. */
-  private async retire(running: RegistryProcess): Promise<void> {
-    const drained = await this.relay.release(running, this.options.drainTimeoutMs ?? 30_000);
-    if (!drained) this.log.warn({ registryPid: running.pid }, 'requests still in flight to the old registry process; stopping it anyway');
-    await this.terminate(running);
-  }
-
-  /** A new process that answers on its socket; killed again if it does not. */
-  private async spawnServing(readOnly: boolean): Promise<RegistryProcess> {
+  private async spawnServing(): Promise<RegistryProcess> {
     await this.writeConfig();
-    const running = await this.spawnProcess(readOnly);
+    const running = await this.spawnProcess();
     try {
       await this.waitUntilServing(running);
       return running;
@@ -328,8 +287,11 @@ export class EmbeddedRegistry extends EventEmitter<EmbeddedRegistryEvents> {
       },
       notifications: { url: this.options.hookUrl, secret: this.options.hookSecret },
     });
+    // Rendered the same for every process of this object: written once, not before each restart.
+    if (config === this.writtenConfig) return;
     // The file holds the hook and HTTP secrets.
     await writeFileAtomic(this.configPath, config, 0o600);
+    this.writtenConfig = config;
   }
 
   private async socketDir(): Promise<string> {
@@ -344,16 +306,12 @@ export class EmbeddedRegistry extends EventEmitter<EmbeddedRegistryEvents> {
     return this.sockets;
   }
 
-  private async spawnProcess(readOnly: boolean): Promise<RegistryProcess> {
+  private async spawnProcess(): Promise<RegistryProcess> {
     const binary = this.binary;
     const socketPath = join(await this.socketDir(), `registry-${process.pid}-${++this.launches}.sock`);
     const args = ['serve', this.configPath];
-    // Per process, over the shared config file: its own socket, and read-only or not.
-    const env = {
-      ...process.env,
-      REGISTRY_HTTP_ADDR: socketPath,
-      REGISTRY_STORAGE_MAINTENANCE_READONLY: `{enabled: ${readOnly}}`,
-    };
+    // Per process, over the shared config file: its own socket.
+    const env = { ...process.env, REGISTRY_HTTP_ADDR: socketPath };
     const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
     try {
       await once(child, 'spawn');
@@ -362,15 +320,19 @@ export class EmbeddedRegistry extends EventEmitter<EmbeddedRegistryEvents> {
     }
     const pid = child.pid ?? 0;
     this.children.record(pid, args);
+    let heardListening: () => void = () => {};
+    const listening = new Promise<void>((resolve) => {
+      heardListening = resolve;
+    });
     const running: RegistryProcess = {
       child,
       pid,
-      readOnly,
       socketPath,
       startedAt: Date.now(),
       exited: once(child, 'close').then(() => undefined),
       recentLines: [],
-      listening: false,
+      listening,
+      heardListening,
       expectExit: false,
     };
     child.on('error', (error) => this.log.error({ err: error, registryPid: pid }, 'registry process error'));
@@ -397,9 +359,11 @@ export class EmbeddedRegistry extends EventEmitter<EmbeddedRegistryEvents> {
         const status = running.child.exitCode ?? running.child.signalCode;
         throw new Error(`docker-registry exited (${status}) before serving:\n${running.recentLines.join('\n')}`);
       }
+      // Probed as soon as it says it listens, then every poll: it may say so a moment early.
+      const heard = await Promise.race([running.listening.then(() => true), sleep(READY_POLL_MS, false)]);
       // Any answer counts: under token auth an unauthenticated GET /v2/ is a 401.
-      if (running.listening && (await answers(running.socketPath))) return;
-      await sleep(READY_POLL_MS);
+      if (heard && (await answers(running.socketPath))) return;
+      if (heard) await sleep(READY_POLL_MS);
     }
     throw new Error(`docker-registry did not serve on ${running.socketPath} within ${timeoutMs} ms:\n${running.recentLines.join('\n')}`);
   }
@@ -435,9 +399,9 @@ export class EmbeddedRegistry extends EventEmitter<EmbeddedRegistryEvents> {
   }
 
   /**
-   * Once the registry has served, berth keeps it up: after a crash, a relaunch that failed or a
-   * failed handover back to writable, it tries again after a delay that doubles with every failure
-   * in a row. While no process serves, the port answers 503.
+   * Once the registry has served, berth keeps it up: after a crash or a relaunch that failed, it
+   * tries again after a delay that doubles with every failure in a row. While no process serves,
+   * the port answers 503.
    */
   private scheduleRestart(): void {
     if (this.restartTimer || !this.supervising) return;
@@ -450,10 +414,6 @@ export class EmbeddedRegistry extends EventEmitter<EmbeddedRegistryEvents> {
       this.serialized(async () => {
         if (!this.supervising) return;
         if (!this.current) await this.launch();
-        else if (this.current.readOnly !== this.readOnlyMode) await this.replace(this.readOnlyMode).catch((error: unknown) => {
-          this.scheduleRestart();
-          throw error;
-        });
       }).catch((error: unknown) => this.log.error({ err: error }, 'registry restart failed'));
     }, delayMs);
   }
@@ -471,7 +431,7 @@ export class EmbeddedRegistry extends EventEmitter<EmbeddedRegistryEvents> {
       running.recentLines.push(redacted);
       if (running.recentLines.length > RECENT_LINES_KEPT) running.recentLines.shift();
       const message = this.logLine(redacted, source);
-      if (message?.startsWith('listening on ')) running.listening = true;
+      if (message?.startsWith('listening on ')) running.heardListening();
     });
   }
 
@@ -495,10 +455,6 @@ export class EmbeddedRegistry extends EventEmitter<EmbeddedRegistryEvents> {
     this.log[level](fields, message);
     return message;
   }
-}
-
-function isAlive(running: RegistryProcess): boolean {
-  return running.child.exitCode === null && running.child.signalCode === null;
 }
 
 /**

@@ -64,7 +64,7 @@ export async function openHostedBackend(config: Config, log: Logger, options: { 
         logger: log,
       });
   await embedded?.start();
-  const direct = embedded && directToServingProcess(embedded);
+  const direct = embedded && throughRelay(embedded);
   const client = new RegistryClient({
     baseUrl: config.registry.url ?? embedded!.url,
     auth: bearerTokens(signedTokens(signer, BERTH_SUBJECT)),
@@ -89,32 +89,10 @@ export async function openHostedBackend(config: Config, log: Logger, options: { 
 }
 
 /**
- * berth's own requests (filling the index, deletions, imports) go straight to the registry process
- * that serves, over its unix socket. The relay on the public port keeps outside clients'
- * connections alive across a handover; berth follows the handover itself, and would otherwise carry
- * every byte of an import through its own process twice more. Requests in flight to a process being
- * replaced finish there (the registry drains before it exits).
+ * berth's own requests (filling the index, deletions, imports) go to the relay's unix socket: the
+ * same gate as clients' (writes refused during a GC window), without a TCP hop.
  */
-function directToServingProcess(embedded: EmbeddedRegistry): { dispatcher: () => Dispatcher | undefined; close(): Promise<void> } {
-  const agents = new Map<string, Agent>();
-  return {
-    dispatcher: () => {
-      const socketPath = embedded.socketPath;
-      if (socketPath === undefined) return undefined;
-      let agent = agents.get(socketPath);
-      if (!agent) {
-        for (const [path, previous] of agents) {
-          agents.delete(path);
-          void previous.close();
-        }
-        agent = new Agent({ connect: { socketPath } });
-        agents.set(socketPath, agent);
-      }
-      return agent;
-    },
-    close: async () => {
-      await Promise.all([...agents.values()].map((agent) => agent.close()));
-      agents.clear();
-    },
-  };
+function throughRelay(embedded: EmbeddedRegistry): { dispatcher: () => Dispatcher; close(): Promise<void> } {
+  const agent = new Agent({ connect: { socketPath: embedded.internalSocketPath } });
+  return { dispatcher: () => agent, close: () => agent.close() };
 }

@@ -2,14 +2,14 @@
 export interface RegistryConfig {
   /**
    * The unix socket it listens on; berth's relay owns the TCP port. Each process gets its own
-   * through `REGISTRY_HTTP_ADDR`, as read-only ones get `REGISTRY_STORAGE_MAINTENANCE_READONLY`.
+   * through `REGISTRY_HTTP_ADDR`.
    */
   socketPath: string;
   /** On SIGTERM, how long requests in flight may take to finish (`http.draintimeout`). */
   drainTimeoutS: number;
   /** Filesystem storage root. */
   storageDir: string;
-  /** HMAC key of upload session state; keep it stable across processes so uploads in flight survive a handover. */
+  /** HMAC key of upload session state; keep it stable across processes so uploads in flight survive a restart. */
   httpSecret: string;
   auth: {
     /** Where clients get tokens: berth's `/auth/token`. */

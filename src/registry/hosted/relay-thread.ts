@@ -5,9 +5,10 @@ import type { RelayFailure, RelayUpstream } from './relay.js';
 
 /** What the parent asks the relay thread; each command is answered by a reply with its id. */
 export type RelayCommand = { id: number } & (
-  | { op: 'listen'; port: number; host: string }
+  | { op: 'listen'; target: { port: number; host: string } | { path: string } }
   | { op: 'serveFrom'; socketPath: string | null }
-  | { op: 'release'; socketPath: string; timeoutMs: number }
+  | { op: 'refuseWrites'; reason: string | null }
+  | { op: 'writesSettled'; timeoutMs: number }
   | { op: 'close' }
 );
 
@@ -25,14 +26,16 @@ type Command = RelayCommand extends infer C ? (C extends { op: string } ? Omit<C
  * one straight from the registry. A worker's heap holds the relay alone, and its collections cost
  * next to nothing.
  *
- * Calls are answered in the order they were made, as the thread handles its messages in order: a
- * `release` sent after `serveFrom` finds the new process already serving.
+ * Calls take effect in the order they were made, as the thread handles its messages in order: a
+ * `writesSettled` sent after `refuseWrites` counts only the writes let through before it.
  */
 export class RelayThread {
   private worker: Worker | null = null;
   private nextId = 0;
   private readonly pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
   private bound = false;
+  /** Sent again to a thread started later: the gate outlives a stop and start of the registry. */
+  private writeRefusal: string | null = null;
 
   constructor(private readonly log: Logger) {}
 
@@ -40,25 +43,28 @@ export class RelayThread {
     return this.bound;
   }
 
-  /** Starts the thread and binds the public port in it; resolves once it accepts connections. */
-  async listen(port: number, host: string): Promise<AddressInfo> {
-    const address = (await this.call({ op: 'listen', port, host })) as AddressInfo;
+  /** Starts the thread if need be and binds a TCP port or a unix socket in it; resolves once it accepts connections. */
+  async listen(target: { port: number; host: string } | { path: string }): Promise<AddressInfo | string> {
+    const address = (await this.call({ op: 'listen', target })) as AddressInfo | string;
     this.bound = true;
     return address;
   }
 
-  /** From now on, new requests go to `upstream`; requests in flight elsewhere finish where they are. */
+  /** From now on, requests go to `upstream` (null: answered 503 until one serves). */
   serveFrom(upstream: RelayUpstream | null): void {
-    if (!this.worker) return;
-    this.call({ op: 'serveFrom', socketPath: upstream?.socketPath ?? null }).catch((error: unknown) => {
-      this.log.error({ err: error }, 'the registry relay could not switch processes');
-    });
+    this.send({ op: 'serveFrom', socketPath: upstream?.socketPath ?? null });
   }
 
-  /** Resolves once nothing is in flight to `upstream` (true), or after `timeoutMs` (false); the process can then be stopped. */
-  async release(upstream: RelayUpstream, timeoutMs: number): Promise<boolean> {
+  /** Pushes and deletes are answered 405 with `reason` from now on, until called with null. */
+  refuseWrites(reason: string | null): void {
+    this.writeRefusal = reason;
+    this.send({ op: 'refuseWrites', reason });
+  }
+
+  /** Resolves true once no write is in flight, or false after `timeoutMs`. */
+  async writesSettled(timeoutMs: number): Promise<boolean> {
     if (!this.worker) return true;
-    return (await this.call({ op: 'release', socketPath: upstream.socketPath, timeoutMs })) as boolean;
+    return (await this.call({ op: 'writesSettled', timeoutMs })) as boolean;
   }
 
   /** Closes the port and every connection, and ends the thread. */
@@ -72,6 +78,12 @@ export class RelayThread {
       this.bound = false;
       await worker.terminate();
     }
+  }
+
+  /** A command whose answer nobody waits for; it still takes effect before any later call. */
+  private send(command: Command): void {
+    if (!this.worker) return;
+    this.call(command).catch((error: unknown) => this.log.error({ err: error, op: command.op }, 'the registry relay thread refused a command'));
   }
 
   private call(command: Command): Promise<unknown> {
@@ -104,6 +116,7 @@ export class RelayThread {
       this.failAll(new Error('the registry relay thread exited'));
     });
     this.worker = worker;
+    if (this.writeRefusal !== null) worker.postMessage({ op: 'refuseWrites', reason: this.writeRefusal, id: this.nextId++ } satisfies RelayCommand);
     return worker;
   }
 

@@ -18,11 +18,13 @@ port.on('message', (command: RelayCommand) => {
   };
   switch (command.op) {
     case 'listen':
-      return answer(() => relay.listen(command.port, command.host));
+      return answer(() => relay.listen(command.target));
     case 'serveFrom':
       return answer(async () => relay.serveFrom(command.socketPath === null ? null : { socketPath: command.socketPath }));
-    case 'release':
-      return answer(() => relay.release({ socketPath: command.socketPath }, command.timeoutMs));
+    case 'refuseWrites':
+      return answer(async () => relay.refuseWrites(command.reason));
+    case 'writesSettled':
+      return answer(() => relay.writesSettled(command.timeoutMs));
     case 'close':
       return answer(() => relay.close());
   }

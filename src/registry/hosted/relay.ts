@@ -1,5 +1,6 @@
 import { Agent, createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { READ_ONLY_DETAIL } from '../v2/errors.js';
 
 /** A registry process as the relay reaches it: its unix socket. */
 export interface RelayUpstream {
@@ -19,123 +20,130 @@ export interface RelayFailure {
  */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
-interface UpstreamState {
+/** Methods that never write to the storage: everything else is a push or a delete. */
+const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+interface Upstream {
+  readonly socketPath: string;
   readonly agent: Agent;
-  inFlight: number;
-  readonly idle: Set<() => void>;
 }
 
 /**
- * berth's registry port. Clients keep their connections to berth, and each request goes to the
- * registry process that serves at that moment, so switching processes (read-only for garbage
- * collection and back) closes no client connection and refuses none: requests already sent to the
- * old process finish there, new ones go to the new process. The relay counts what is in flight per
- * process, so the old one is stopped only once it has nothing left to answer.
+ * berth's way into the registry process, for clients on its public port and for berth's own
+ * requests on an internal unix socket alike. Whatever writes to the storage passes here, so this is
+ * where writes are held off for garbage collection: while `refuseWrites` is in force, pushes and
+ * deletes are answered 405 with the reason, pulls go on, and `writesSettled` says when the writes
+ * already in flight are done. The registry process itself never changes for a collection.
  *
- * Why HTTP and not a TCP relay: at a switch the old registry closes its idle keep-alive
- * connections, and a client that sends its next request at that moment sees the connection drop
- * (Node's fetch does not retry it). Ending each client connection at berth avoids that race.
+ * When the registry process is restarted after a crash, requests go to the new one; in between
+ * they are answered 503, the port never refuses a connection. HTTP rather than a TCP relay, since
+ * the gate goes by each request's method.
  */
 export class RegistryRelay {
-  private readonly server: Server;
-  /** By socket path: a process is the same upstream however its description reached the relay. */
-  private readonly upstreams = new Map<string, UpstreamState>();
-  private current: RelayUpstream | null = null;
+  private readonly servers: Server[] = [];
+  private current: Upstream | null = null;
+  private writeRefusal: string | null = null;
+  private writesInFlight = 0;
+  private readonly writesDone = new Set<() => void>();
 
-  constructor(private readonly onUnreachable: (failure: RelayFailure) => void) {
-    this.server = createServer({ requestTimeout: 0, keepAliveTimeout: 30_000 }, (req, res) => this.forward(req, res));
+  constructor(private readonly onUnreachable: (failure: RelayFailure) => void) {}
+
+  /** Binds a TCP port or a unix socket; resolves once it accepts connections. */
+  listen(target: { port: number; host: string } | { path: string }): Promise<AddressInfo | string> {
+    const server = createServer({ requestTimeout: 0, keepAliveTimeout: 30_000 }, (req, res) => this.forward(req, res));
     // Blob uploads may take longer than any default; a dead client is found by TCP keep-alive instead.
-    this.server.headersTimeout = 60_000;
-    this.server.on('connection', (socket: Socket) => socket.setKeepAlive(true, 60_000));
-    this.server.on('clientError', (error, socket) => {
+    server.headersTimeout = 60_000;
+    server.on('connection', (socket: Socket) => socket.setKeepAlive(true, 60_000));
+    server.on('clientError', (error, socket) => {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
       else socket.destroy(error);
     });
-  }
-
-  /** Binds the public port; resolves once it accepts connections. */
-  listen(port: number, host: string): Promise<AddressInfo> {
     return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject);
-        resolve(this.server.address() as AddressInfo);
+      server.once('error', reject);
+      server.listen(target, () => {
+        server.off('error', reject);
+        this.servers.push(server);
+        resolve(server.address() as AddressInfo | string);
       });
     });
   }
 
   get listening(): boolean {
-    return this.server.listening;
+    return this.servers.some((server) => server.listening);
   }
 
-  /** From now on, new requests go to `upstream`; requests in flight elsewhere finish where they are. */
+  /** From now on, requests go to `upstream` (null: answered 503 until one serves). */
   serveFrom(upstream: RelayUpstream | null): void {
-    if (upstream && !this.upstreams.has(upstream.socketPath)) {
-      this.upstreams.set(upstream.socketPath, { agent: new Agent({ keepAlive: true }), inFlight: 0, idle: new Set() });
-    }
-    this.current = upstream;
+    if (this.current?.socketPath === upstream?.socketPath) return;
+    this.current?.agent.destroy();
+    this.current = upstream && { socketPath: upstream.socketPath, agent: new Agent({ keepAlive: true }) };
   }
 
-  /**
-   * Resolves once nothing is in flight to `upstream` (true), or after `timeoutMs` (false). Then the
-   * relay forgets it and closes its connections to it: the process can be stopped.
-   */
-  async release(upstream: RelayUpstream, timeoutMs: number): Promise<boolean> {
-    const state = this.upstreams.get(upstream.socketPath);
-    if (!state) return true;
-    if (this.current?.socketPath === upstream.socketPath) this.current = null;
-    let drained = state.inFlight === 0;
-    if (!drained) {
-      let onIdle: () => void = () => {};
-      let timer: NodeJS.Timeout | undefined;
-      drained = await Promise.race([
+  /** Answers pushes and deletes 405 with `reason` from now on, until called with null. */
+  refuseWrites(reason: string | null): void {
+    this.writeRefusal = reason;
+  }
+
+  /** Resolves true once no write is in flight, or false after `timeoutMs`. */
+  async writesSettled(timeoutMs: number): Promise<boolean> {
+    if (this.writesInFlight === 0) return true;
+    let onDone: () => void = () => {};
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
         new Promise<boolean>((resolve) => {
-          onIdle = () => resolve(true);
-          state.idle.add(onIdle);
+          onDone = () => resolve(true);
+          this.writesDone.add(onDone);
         }),
         new Promise<boolean>((resolve) => {
           timer = setTimeout(() => resolve(false), timeoutMs);
         }),
       ]);
+    } finally {
       clearTimeout(timer);
-      state.idle.delete(onIdle);
+      this.writesDone.delete(onDone);
     }
-    state.agent.destroy();
-    this.upstreams.delete(upstream.socketPath);
-    return drained;
   }
 
-  /** Stops accepting, ends every client connection and forgets every upstream. */
+  /** Stops accepting and ends every connection. */
   async close(): Promise<void> {
-    this.current = null;
-    for (const state of this.upstreams.values()) state.agent.destroy();
-    this.upstreams.clear();
-    if (!this.server.listening) return;
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    this.server.closeAllConnections();
-    await closed;
+    this.serveFrom(null);
+    const servers = this.servers.splice(0);
+    await Promise.all(
+      servers.map((server) => {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeAllConnections();
+        return closed;
+      }),
+    );
   }
 
   private forward(req: IncomingMessage, res: ServerResponse): void {
     const upstream = this.current;
-    const state = upstream && this.upstreams.get(upstream.socketPath);
-    if (!upstream || !state) {
-      unavailable(res, 'the registry is restarting');
+    if (!upstream) {
+      refuse(res, 503, 'UNAVAILABLE', 'the registry is restarting');
       req.resume();
       return;
     }
-    state.inFlight += 1;
+    const writes = !READ_METHODS.has(req.method ?? 'GET');
+    if (writes && this.writeRefusal !== null) {
+      refuse(res, 405, 'UNSUPPORTED', this.writeRefusal, READ_ONLY_DETAIL);
+      req.resume();
+      return;
+    }
     let finished = false;
+    if (writes) this.writesInFlight += 1;
     const done = (): void => {
       if (finished) return;
       finished = true;
-      state.inFlight -= 1;
-      if (state.inFlight === 0) for (const notify of state.idle) notify();
+      if (!writes) return;
+      this.writesInFlight -= 1;
+      if (this.writesInFlight === 0) for (const notify of this.writesDone) notify();
     };
 
     const outgoing = request({
       socketPath: upstream.socketPath,
-      agent: state.agent,
+      agent: upstream.agent,
       method: req.method,
       path: req.url,
       headers: forwardedHeaders(req),
@@ -147,7 +155,7 @@ export class RegistryRelay {
     });
     outgoing.on('error', (error) => {
       if (res.headersSent) res.destroy(error);
-      else unavailable(res, 'the registry process did not answer');
+      else refuse(res, 503, 'UNAVAILABLE', 'the registry process did not answer');
       this.onUnreachable({ method: req.method, url: req.url, error: error.message });
       done();
     });
@@ -178,8 +186,8 @@ function withoutHopByHop(raw: readonly string[]): string[] {
 }
 
 /** The V2 error envelope, so clients show the reason. */
-function unavailable(res: ServerResponse, message: string): void {
+function refuse(res: ServerResponse, status: 405 | 503, code: 'UNSUPPORTED' | 'UNAVAILABLE', message: string, detail?: object): void {
   if (res.headersSent) return void res.destroy();
-  res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' });
-  res.end(JSON.stringify({ errors: [{ code: 'UNAVAILABLE', message }] }));
+  res.writeHead(status, { 'content-type': 'application/json', ...(status === 503 ? { 'retry-after': '1' } : {}) });
+  res.end(JSON.stringify({ errors: [{ code, message, ...(detail ? { detail } : {}) }] }));
 }

@@ -62,8 +62,14 @@ export class RegistryNotFoundError extends RegistryError {}
 /** No usable answer: connection failure, timeout, 5xx or 429. Worth retrying later. */
 export class RegistryUnavailableError extends RegistryError {}
 
-/** 405 from a registry running with `storage.maintenance.readonly` (e.g. during garbage collection). */
+/**
+ * 405 from a registry that takes no writes for maintenance: berth's registry port during a GC window
+ * (its answer carries READ_ONLY_DETAIL), or distribution running with `storage.maintenance.readonly`.
+ */
 export class RegistryReadOnlyError extends RegistryError {}
+
+/** The `detail` of berth's registry port's answer to a write refused for maintenance. */
+export const READ_ONLY_DETAIL = { maintenance: 'read-only' } as const;
 
 const v2ErrorBody = z.object({
   errors: z
@@ -89,9 +95,14 @@ export function registryErrorFromResponse(
 
   if (res.status === 404) return new RegistryNotFoundError(code, message, options);
   if (res.status === 429 || res.status >= 500) return new RegistryUnavailableError(code, message, options);
-  // Read-only mode answers every write with a bare text/plain 405; a JSON 405 is an ordinary UNSUPPORTED.
-  if (res.status === 405 && !first) return new RegistryReadOnlyError('UNSUPPORTED', message, options);
+  // distribution's read-only mode answers every write with a bare text/plain 405; another JSON 405
+  // is an ordinary UNSUPPORTED.
+  if (res.status === 405 && (!first || isReadOnlyDetail(first.detail))) return new RegistryReadOnlyError('UNSUPPORTED', message, options);
   return new RegistryError(code, message, options);
+}
+
+function isReadOnlyDetail(detail: unknown): boolean {
+  return typeof detail === 'object' && detail !== null && 'maintenance' in detail && detail.maintenance === READ_ONLY_DETAIL.maintenance;
 }
 
 function parseV2Error(text: string): z.infer<typeof v2ErrorBody>['errors'][number] | undefined {

@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type Client, useTestApp } from '../../support/app.js';
 import { eventually, recordedPush, startSilentRegistry } from '../../support/content.js';
@@ -48,7 +49,10 @@ describe('reconciling when the registry or berth restarts', () => {
     } finally {
       await silent.stop();
     }
-    await app.registry.embedded!.handOver({ readOnly: false });
+    // A new registry process serves, as after a crash: berth reconciles.
+    const restarted = once(app.registry.embedded!, 'ready');
+    process.kill(app.registry.embedded!.pid!, 'SIGKILL');
+    await restarted;
     const row = await eventually(() => app.db.contentTag.findFirst({ where: { repository: { path: repository }, name: 'before-restart' } }), 5_000);
     expect(row.digest).toBe(digest);
   });

@@ -62,53 +62,50 @@ describe('EmbeddedRegistry', () => {
     expect((await client.headManifest('team/survivor', 'v1'))?.digest).toBe(image.digest);
   });
 
-  it('handOver({ readOnly: true }) refuses pushes with 405 while pulls still work', async () => {
+  it('refuseWrites answers pushes and deletes 405 with the reason while pulls go on; acceptWrites lets them through', async () => {
     const { registry, client } = test;
     const image = buildImage();
     await pushArtifact(client, 'team/ro', 'v1', image);
+    const pid = registry.pid;
 
-    await registry.handOver({ readOnly: true });
-    expect(registry.readOnly).toBe(true);
+    expect(await registry.refuseWrites('registry in maintenance: testing')).toBe(true);
+    expect(registry.writesRefused).toBe(true);
     const refused = await client.pushBlob('team/ro', Buffer.from('during gc')).catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(RegistryReadOnlyError);
-    expect(refused).toMatchObject({ status: 405 });
+    expect(refused).toMatchObject({ status: 405, message: expect.stringContaining('registry in maintenance: testing') });
     await expect(client.deleteManifest('team/ro', image.digest)).rejects.toBeInstanceOf(RegistryReadOnlyError);
     expect(await client.listTags('team/ro')).toEqual(['v1']);
     expect((await client.getManifest('team/ro', 'v1')).digest).toBe(image.digest);
 
-    await registry.handOver({ readOnly: false });
+    registry.acceptWrites();
     await pushArtifact(client, 'team/ro', 'v2', buildImage());
     expect((await client.listTags('team/ro')).sort()).toEqual(['v1', 'v2']);
+    // The same process all along: nothing restarted.
+    expect(registry.pid).toBe(pid);
   });
 
+  it('refuseWrites resolves once a push already under way has finished, and the push lands', async () => {
+    const { registry } = test;
+    const token = await test.token(['repository:team/slow:push,pull']);
+    const upload = await fetch(`${registry.url}/v2/team/slow/blobs/uploads/`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    expect(upload.status).toBe(202);
+    const chunk = randomBytes(256 * 1024);
+    const patch = slowRequest(new URL(upload.headers.get('location')!, registry.url), 'PATCH', token, chunk);
+    await patch.started;
 
-  it('prepareHandOver starts the next process unreachable until handOver switches to it; cancelHandOver stops it', async () => {
-    const { registry, client } = test;
-    const servingPid = registry.pid!;
-    const processes = (): string => execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
-    const registryPids = (): number[] =>
-      processes()
-        .split('\n')
-        .filter((line) => line.includes(join(test.dataDir, 'registry-config.yml')))
-        .map((line) => Number(line.trim().split(/\s+/)[0]));
-
-    await registry.prepareHandOver({ readOnly: true });
-    const prepared = registryPids().filter((pid) => pid !== servingPid);
-    expect(prepared).toHaveLength(1);
-    // Still the writable process that answers.
-    expect(registry.pid).toBe(servingPid);
-    await pushArtifact(client, 'team/prepared', 'v1', buildImage());
-
-    await registry.handOver({ readOnly: true });
-    expect(registry.pid).toBe(prepared[0]);
-    await expect(client.pushBlob('team/prepared', Buffer.from('refused'))).rejects.toBeInstanceOf(RegistryReadOnlyError);
-
-    await registry.prepareHandOver({ readOnly: false });
-    await registry.cancelHandOver();
-    expect(registryPids()).toEqual([prepared[0]]);
-    await registry.handOver({ readOnly: false });
-    await pushArtifact(client, 'team/prepared', 'v2', buildImage());
+    let settled = false;
+    const refusing = registry.refuseWrites('registry in maintenance: testing').then((drained) => {
+      settled = true;
+      return drained;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(settled).toBe(false);
+    patch.finish();
+    expect(await patch.status).toBe(202);
+    expect(await refusing).toBe(true);
+    registry.acceptWrites();
   });
+
   it('stop() waits for the process to exit; start() brings it back', async () => {
     const { registry, client } = test;
     const pid = registry.pid!;
@@ -131,20 +128,6 @@ describe('EmbeddedRegistry supervision', () => {
   writeFileSync(join(dir, 'docker-registry'), `#!/bin/sh\nif [ "$1" = serve ] && [ -e ${JSON.stringify(marker)} ]; then echo "failing on purpose" >&2; exit 1; fi\nexec ${real} "$@"\n`, { mode: 0o755 });
   const test = useTestRegistry({ registry: { restartDelayMs: 50, binary: join(dir, 'docker-registry') } });
   afterAll(() => rm(dir, { recursive: true, force: true }));
-
-  it('keeps the writable process serving when the read-only one cannot start', async () => {
-    const { registry, client } = test;
-    const pid = registry.pid;
-    await writeFile(marker, '');
-    try {
-      await expect(registry.handOver({ readOnly: true })).rejects.toThrow(/exited \(1\) before serving[\s\S]*failing on purpose/);
-    } finally {
-      await rm(marker);
-    }
-    expect(registry.pid).toBe(pid);
-    expect(registry.readOnly).toBe(false);
-    await pushArtifact(client, 'team/kept', 'v1', buildImage());
-  });
 
   it('keeps retrying with growing delays while a relaunch fails, then recovers', async () => {
     const { registry } = test;
@@ -179,10 +162,10 @@ describe('EmbeddedRegistry supervision', () => {
   });
 });
 
-describe('EmbeddedRegistry handover', () => {
-  const test = useTestRegistry();
+describe('EmbeddedRegistry write gate', () => {
+  const test = useTestRegistry({ registry: { drainTimeoutMs: 300 } });
 
-  it('hands the port to a read-only process and back without refusing a connection or cutting a request', async () => {
+  it('keeps serving pulls, cut by nothing, while writes are refused and let through again', async () => {
     const { registry, client } = test;
     const image = buildImage({ layerBytes: 64 * 1024 });
     await pushArtifact(client, 'team/steady', 'v1', image);
@@ -190,7 +173,7 @@ describe('EmbeddedRegistry handover', () => {
     const token = await test.token(['repository:team/steady:pull']);
     const layer = image.layers[0]!;
 
-    // A slow reader: its download is in flight across both handovers.
+    // A slow reader: its download is in flight across every switch.
     const slow = rawGet(registry.url, `/v2/team/steady/blobs/${big.digest}`, token, { keepAlive: false, slow: true });
     const failures: unknown[] = [];
     let requests = 0;
@@ -207,11 +190,11 @@ describe('EmbeddedRegistry handover', () => {
       }
     };
     const loops = [loop(true), loop(true), loop(false), loop(false)];
-    const pids = [registry.pid];
-    for (const readOnly of [true, false, true, false]) {
-      await registry.handOver({ readOnly });
-      pids.push(registry.pid);
-      expect(registry.readOnly).toBe(readOnly);
+    for (let i = 0; i < 2; i++) {
+      expect(await registry.refuseWrites('registry in maintenance: testing')).toBe(true);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      registry.acceptWrites();
+      await new Promise((resolve) => setTimeout(resolve, 100));
     }
     stop = true;
     await Promise.all(loops);
@@ -221,11 +204,23 @@ describe('EmbeddedRegistry handover', () => {
     expect(requests).toBeGreaterThan(20);
     expect(download.status).toBe(200);
     expect(sha256Digest(download.body)).toBe(big.digest);
-    expect(new Set(pids).size).toBe(5);
-    for (const pid of pids.slice(0, -1)) expect(() => process.kill(pid!, 0)).toThrow(/ESRCH/);
     await pushArtifact(client, 'team/steady', 'v2', buildImage());
   });
 
+  it('says so when a push under way outlasts the drain timeout, and still refuses new ones', async () => {
+    const { registry, client } = test;
+    const token = await test.token(['repository:team/stuck:push,pull']);
+    const upload = await fetch(`${registry.url}/v2/team/stuck/blobs/uploads/`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    const patch = slowRequest(new URL(upload.headers.get('location')!, registry.url), 'PATCH', token, randomBytes(1024));
+    await patch.started;
+
+    expect(await registry.refuseWrites('registry in maintenance: testing')).toBe(false);
+    await expect(client.pushBlob('team/stuck', Buffer.from('refused'))).rejects.toBeInstanceOf(RegistryReadOnlyError);
+    patch.finish();
+    expect(await patch.status).toBe(202);
+    registry.acceptWrites();
+    await pushArtifact(client, 'team/stuck', 'v1', buildImage());
+  });
 });
 
 describe('EmbeddedRegistry start failures', () => {
@@ -300,3 +295,19 @@ function rawGet(base: string, path: string, token: string, options: { keepAlive:
 }
 
 const keepAliveAgent = new Agent({ keepAlive: true, maxSockets: 2 });
+
+/** A request whose body is sent in two parts: the first at once, the rest on finish(). */
+function slowRequest(url: URL, method: string, token: string, body: Buffer): { started: Promise<void>; finish(): void; status: Promise<number> } {
+  const req = request(url, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream', 'content-length': String(body.length) } });
+  const half = Math.floor(body.length / 2);
+  // Resolves once the first part is sent, and a moment later: the relay has taken the request by then.
+  const started = new Promise<void>((resolve) => req.write(body.subarray(0, half), () => setTimeout(resolve, 300)));
+  const status = new Promise<number>((resolve, reject) => {
+    req.on('response', (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+  });
+  return { started, finish: () => req.end(body.subarray(half)), status };
+}
