@@ -54,6 +54,9 @@ export async function copyBlob(
     }),
     () => undefined,
   );
+  // The check fails at the end of the stream, which may come after the upload has sent its last
+  // byte and stopped listening: the failure is kept above and thrown below, not left uncaught.
+  verified.on('error', () => undefined);
   signal.addEventListener('abort', stop, { once: true });
   try {
     await target.client.pushBlobStream(target.repository, blob.digest, blob.size, verified);
