@@ -27,6 +27,8 @@ export interface Config {
   gc: {
     /** The least time between the end of one read-only GC window and the start of the next. */
     minIntervalMs: number;
+    /** How long a window waits for pushes and deletes under way before the run fails; also how long a stopping registry drains. */
+    drainTimeoutMs: number;
   };
   adminToken: string | null;
   secretKey: string | null;
@@ -116,6 +118,7 @@ const environment = z.object({
     .optional(),
   BERTH_REGISTRY_HOOK_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   BERTH_GC_MIN_INTERVAL: duration.default(10 * 60_000),
+  BERTH_GC_DRAIN_TIMEOUT: duration.default(30_000),
   BERTH_ADMIN_TOKEN: z
     .string()
     .superRefine((token, ctx) => {
@@ -158,7 +161,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       publicHost: e.BERTH_PUBLIC_REGISTRY_HOST ?? (registryUrl ? new URL(registryUrl).host : `127.0.0.1:${e.BERTH_REGISTRY_PORT}`),
       hookSecret: e.BERTH_REGISTRY_HOOK_SECRET ?? null,
     },
-    gc: { minIntervalMs: e.BERTH_GC_MIN_INTERVAL },
+    gc: { minIntervalMs: e.BERTH_GC_MIN_INTERVAL, drainTimeoutMs: e.BERTH_GC_DRAIN_TIMEOUT },
     adminToken: e.BERTH_ADMIN_TOKEN ?? null,
     secretKey: e.BERTH_SECRET_KEY ?? null,
     trustedProxies: e.BERTH_TRUSTED_PROXIES,

@@ -5,13 +5,16 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { useTestApp } from '../support/app.js';
 import { createNamespace, createRegistry } from '../support/fixtures.js';
 import { GC_FAIL_ENV, registryShim, startGc, waitForGcJob } from '../support/gc.js';
+import { randomBytes } from 'node:crypto';
+import { parseScopes } from '../../src/registry/v2/scope.js';
 import { buildImage, type TestImage, pushArtifact } from '../support/oci-images.js';
+import { slowRequest } from '../support/slow-request.js';
 
 const scratch = await mkdtemp(join(tmpdir(), 'berth-gc-failures-'));
 process.env['PATH'] = `${await registryShim(join(scratch, 'bin'))}:${process.env['PATH']}`;
 afterAll(() => rm(scratch, { recursive: true, force: true }));
 
-const app = useTestApp();
+const app = useTestApp({ BERTH_GC_DRAIN_TIMEOUT: '1s' });
 let namespaceId: string;
 let registryId: string;
 let slug: string;
@@ -43,6 +46,21 @@ describe('a GC run that fails', () => {
     expect(job).toMatchObject({ status: 'FAILED', phase: 'RESTORING', percent: 100, blobsDeleted: 0 });
     expect(job.error).toBe('garbage-collect exited with code 3: failed to mark: storage on fire');
     await expectWritable(`${slug}/after-gc-failure`);
+  });
+
+  it('ends FAILED when a push under way outlasts the drain timeout; nothing is collected, and the push still lands', async () => {
+    const { embedded, signer } = app.registry;
+    const { token } = await signer.sign('test', parseScopes([`repository:${slug}/stuck:push,pull`]));
+    const upload = await fetch(`${embedded!.url}/v2/${slug}/stuck/blobs/uploads/`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    const patch = slowRequest(new URL(upload.headers.get('location')!, embedded!.url), 'PATCH', token, randomBytes(4096));
+    await patch.started;
+
+    const job = await waitForGcJob(app.admin, (await startGc(app.admin, registryId)).id);
+    expect(job).toMatchObject({ status: 'FAILED', phase: 'RESTORING', percent: 100, blobsDeleted: 0, bytesFreed: 0 });
+    expect(job.error).toBe('pushes or deletes were still running when the drain timeout ended; nothing was collected, try again');
+    patch.finish();
+    expect(await patch.status).toBe(202);
+    await expectWritable(`${slug}/after-drain-timeout`);
   });
 
 });

@@ -62,6 +62,7 @@ export async function openHostedBackend(config: Config, log: Logger, options: { 
         hookSecret,
         signer,
         logger: log,
+        drainTimeoutMs: config.gc.drainTimeoutMs,
       });
   await embedded?.start();
   const direct = embedded && throughRelay(embedded);
