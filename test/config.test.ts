@@ -23,7 +23,7 @@ describe('loadConfig', () => {
       metrics: true,
       trustedProxies: [],
       corsOrigins: [],
-      gc: { minIntervalMs: 10 * 60_000 },
+      gc: { minIntervalMs: 10 * 60_000, drainTimeoutMs: 30_000 },
     });
   });
 
@@ -47,6 +47,7 @@ describe('loadConfig', () => {
       BERTH_TRUSTED_PROXIES: '10.0.0.0/8, 192.168.1.7,::1',
       BERTH_CORS_ORIGINS: 'https://app.example.com,http://localhost:3000/',
       BERTH_METRICS: 'false',
+      BERTH_GC_DRAIN_TIMEOUT: '2m',
     });
     expect(config).toMatchObject({
       host: '0.0.0.0',
@@ -59,6 +60,7 @@ describe('loadConfig', () => {
       trustedProxies: ['10.0.0.0/8', '192.168.1.7/32', '::1/128'],
       corsOrigins: ['https://app.example.com', 'http://localhost:3000'],
       metrics: false,
+      gc: { drainTimeoutMs: 120_000 },
     });
   });
 
