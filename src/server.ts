@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { useEngine } from '@envelop/core';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { type DocumentNode, execute, type ExecutionArgs, GraphQLError, subscribe } from 'graphql';
-import { createYoga, isAsyncIterable, maskError, type Plugin, useReadinessCheck, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, isAsyncIterable, maskError, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { BearerLogin, isTooManyFailures } from './auth/bearer-login.js';
@@ -15,6 +15,7 @@ import { clipErrors, clipResult, useClippedErrorMessages } from './http/error-me
 import { createGraphiQLPage, useSecurityHeaders } from './http/graphiql-page.js';
 import { useLiveAccessCheck } from './http/live-access.js';
 import { metricsRoute, useRequestMetrics } from './http/metrics.js';
+import { readinessRoute } from './http/readiness.js';
 import { useSubscriptionFanOut } from './http/subscription-fan-out.js';
 import { useDocumentLimits, useRequestBodyLimit, useStrictRequestParsing } from './http/request-parsing.js';
 import { registryHookRoute } from './registry/hosted/notifications.js';
@@ -97,15 +98,9 @@ export function createBerthServer(services: Services, options: { viewerCacheTtlM
       graphiql.plugin,
       useLiveAccessCheck(),
       useSubscriptionFanOut(['gcJobProgress', 'importJobProgress', 'cleanupJobProgress', 'registryEvents']),
-      useReadinessCheck({
-        endpoint: '/readyz',
-        check: async () => {
-          await db.$queryRawUnsafe('SELECT 1');
-          return true;
-        },
-      }),
       useRoutes(
         {
+          '/readyz': readinessRoute(() => db.$queryRawUnsafe('SELECT 1')),
           '/auth/token': tokenRoute(services),
           '/hooks/registry': registryHookRoute({ ...services, hookSecret: services.registry.hookSecret }),
           ...(config.metrics ? { '/metrics': metricsRoute(services.metrics) } : {}),
