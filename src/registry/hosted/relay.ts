@@ -1,6 +1,6 @@
 import { Agent, createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { READ_ONLY_DETAIL } from '../v2/errors.js';
+import { READ_ONLY_DETAIL } from '../v2/read-only-detail.js';
 
 /** A registry process as the relay reaches it: its unix socket. */
 export interface RelayUpstream {

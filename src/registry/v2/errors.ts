@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { BerthError } from '../../errors.js';
+import { isReadOnlyDetail } from './read-only-detail.js';
 
 /**
  * Error codes of the Docker Registry HTTP API V2 (distribution `registry/api/errcode` and `registry/api/v2`).
@@ -68,9 +69,6 @@ export class RegistryUnavailableError extends RegistryError {}
  */
 export class RegistryReadOnlyError extends RegistryError {}
 
-/** The `detail` of berth's registry port's answer to a write refused for maintenance. */
-export const READ_ONLY_DETAIL = { maintenance: 'read-only' } as const;
-
 const v2ErrorBody = z.object({
   errors: z
     .array(z.object({ code: z.string(), message: z.string().optional(), detail: z.unknown().optional() }))
@@ -99,10 +97,6 @@ export function registryErrorFromResponse(
   // is an ordinary UNSUPPORTED.
   if (res.status === 405 && (!first || isReadOnlyDetail(first.detail))) return new RegistryReadOnlyError('UNSUPPORTED', message, options);
   return new RegistryError(code, message, options);
-}
-
-function isReadOnlyDetail(detail: unknown): boolean {
-  return typeof detail === 'object' && detail !== null && 'maintenance' in detail && detail.maintenance === READ_ONLY_DETAIL.maintenance;
 }
 
 function parseV2Error(text: string): z.infer<typeof v2ErrorBody>['errors'][number] | undefined {
