@@ -26,9 +26,9 @@ export interface GcChanges {
   /** A batch of untagged manifests deleted (deleteUntagged). */
   manifestsDeleted(manifests: ManifestRevision[]): Promise<void>;
   /** The blobs the sweep deleted, verified gone from the storage. */
-  blobsDeleted(digests: string[]): Promise<void>;
+  blobsDeleted(digests: readonly string[]): Promise<void>;
   /** Repositories left without manifests, removed from the storage (and so from the catalog). */
-  repositoriesPruned(repositories: string[]): Promise<void>;
+  repositoriesPruned(repositories: readonly string[]): Promise<void>;
 }
 
 /** One run, with everything it acts on. */
@@ -58,8 +58,8 @@ const DELETE_RETRY_DELAY_MS = 200;
  * PREPARING → READ_ONLY → MARKING → SWEEPING → RESTORING. The read-only window holds only the mark
  * and the sweep; untagged manifests are deleted before it, through the API, while pushes still
  * work, and blob sizes are taken before it too (from the content index where it knows them).
- * RESTORING runs whenever the window was opened, also after a failure or a cancel. Throws what stopped the run (the abort
- * reason when cancelled).
+ * RESTORING runs whenever the window was opened, also after a failure or a cancel. Throws what
+ * stopped the run (the abort reason when cancelled).
  */
 export async function runGc(plan: GcRunPlan): Promise<void> {
   const { run, progress, signal } = plan;
@@ -245,7 +245,7 @@ async function countFreed(plan: GcRunPlan, eligible: readonly string[], sizes: R
     : (await Promise.all(eligible.map(async (digest) => ((await storage.hasBlob(digest)) ? null : digest)))).filter((digest): digest is string => digest !== null);
   progress.blobsDeleted = freed.length;
   progress.bytesFreed = sum(freed.map((digest) => sizes.get(digest) ?? 0));
-  if (freed.length > 0) await plan.changes.blobsDeleted([...freed]);
+  if (freed.length > 0) await plan.changes.blobsDeleted(freed);
 }
 
 /** Of `repositories` (every one on the backend), those of the run's registries that hold no manifest. */
@@ -264,7 +264,7 @@ async function pruneEmptyRepositories(plan: GcRunPlan, empty: readonly string[])
   if (empty.length === 0) return;
   for (const repository of empty) await plan.storage.removeRepository(repository);
   plan.log.info({ repositories: empty }, 'pruned repositories left without manifests');
-  await plan.changes.repositoriesPruned([...empty]);
+  await plan.changes.repositoriesPruned(empty);
 }
 
 function sum(values: readonly number[]): number {

@@ -112,7 +112,6 @@ export class EmbeddedRegistry extends EventEmitter<EmbeddedRegistryEvents> {
   private readonly httpSecret = randomBytes(32).toString('hex');
   private current: RegistryProcess | undefined;
   private currentState: EmbeddedRegistryState = 'stopped';
-  private writeRefusal: string | null = null;
   /** True once started; crash restarts happen only while supervising. */
   private supervising = false;
   private failuresInARow = 0;
@@ -138,7 +137,7 @@ export class EmbeddedRegistry extends EventEmitter<EmbeddedRegistryEvents> {
 
   /** Whether pushes and deletes are refused (refuseWrites). */
   get writesRefused(): boolean {
-    return this.writeRefusal !== null;
+    return this.relay.writesRefused;
   }
 
   /** PID of the process that serves, if any. */
@@ -189,10 +188,10 @@ export class EmbeddedRegistry extends EventEmitter<EmbeddedRegistryEvents> {
       await this.children.killOrphans(this.log);
       if (!this.relay.listening) {
         await this.relay.listen({ port: this.options.port, host: this.options.host ?? '127.0.0.1' });
-        const internal = join(await this.socketDir(), 'relay.sock');
+        await this.socketDir();
         // Left behind by a berth that was killed: nobody listens there any more.
-        await rm(internal, { force: true });
-        await this.relay.listen({ path: internal });
+        await rm(this.internalSocketPath, { force: true });
+        await this.relay.listen({ path: this.internalSocketPath });
       }
       try {
         await this.launch();
@@ -209,14 +208,12 @@ export class EmbeddedRegistry extends EventEmitter<EmbeddedRegistryEvents> {
    * the drain timeout. The registry process and its connections stay as they are.
    */
   async refuseWrites(reason: string): Promise<boolean> {
-    this.writeRefusal = reason;
     this.relay.refuseWrites(reason);
     return this.relay.writesSettled(this.options.drainTimeoutMs ?? 30_000);
   }
 
   /** Lets pushes and deletes through again. */
   acceptWrites(): void {
-    this.writeRefusal = null;
     this.relay.refuseWrites(null);
   }
 

@@ -55,6 +55,11 @@ export class RelayThread {
     this.send({ op: 'serveFrom', socketPath: upstream?.socketPath ?? null });
   }
 
+  /** Whether pushes and deletes are refused (refuseWrites). */
+  get writesRefused(): boolean {
+    return this.writeRefusal !== null;
+  }
+
   /** Pushes and deletes are answered 405 with `reason` from now on, until called with null. */
   refuseWrites(reason: string | null): void {
     this.writeRefusal = reason;
