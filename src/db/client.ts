@@ -4,6 +4,7 @@ import pg from 'pg';
 import { PrismaClient } from '../generated/prisma/client.js';
 import { PrismaClient as PgPrismaClient } from '../generated/prisma-pg/client.js';
 import { type DirectReads, PostgresDirectReads, SqliteDirectReads } from './direct-reads.js';
+import { useWriteAheadLog, withSqliteConnection } from './sqlite-connection.js';
 import { databaseProvider, pgPoolConfig, sqliteFilePath } from './url.js';
 
 /**
@@ -25,7 +26,11 @@ export function createDb(url: string): Db {
   }
   let db: Db;
   const reads = new SqliteDirectReads(() => db.$connect());
-  db = new PrismaClient({ adapter: reads.capture(new PrismaBetterSqlite3({ url: `file:${sqliteFilePath(url)}` })) });
+  const adapter = withSqliteConnection(new PrismaBetterSqlite3({ url: `file:${sqliteFilePath(url)}` }), (connection) => {
+    useWriteAheadLog(connection);
+    reads.attach(connection);
+  });
+  db = new PrismaClient({ adapter });
   directReadsByDb.set(db, reads);
   return db;
 }

@@ -1,4 +1,3 @@
-import type { SqlDriverAdapter, SqlDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 import Database, { type Statement } from 'better-sqlite3';
 import pg from 'pg';
 
@@ -23,8 +22,7 @@ export interface DirectReads {
 /**
  * On the better-sqlite3 connection Prisma's adapter opens, with statements prepared once: the
  * adapter prepares every statement it runs, which with its row mapping costs twice the statement
- * itself. That connection is not part of the adapter's API, so a release that moves it fails at
- * Prisma's first connect, not in a query.
+ * itself.
  */
 export class SqliteDirectReads implements DirectReads {
   private connection: Database.Database | null = null;
@@ -33,20 +31,10 @@ export class SqliteDirectReads implements DirectReads {
   /** @param connect connects Prisma when no query did yet: the connection exists from then on. */
   constructor(private readonly connect: () => Promise<void>) {}
 
-  /** Wraps the adapter factory handed to PrismaClient, to keep the connection of the adapter it makes. */
-  capture(factory: SqlDriverAdapterFactory): SqlDriverAdapterFactory {
-    return {
-      provider: factory.provider,
-      adapterName: factory.adapterName,
-      connect: async () => {
-        const adapter: SqlDriverAdapter = await factory.connect();
-        const connection = (adapter as unknown as { client?: unknown }).client;
-        if (!(connection instanceof Database)) throw new Error('DirectReads: the better-sqlite3 adapter no longer keeps its connection in `client`');
-        this.connection = connection;
-        this.statements = new Map();
-        return adapter;
-      },
-    };
+  /** The connection Prisma's adapter just opened (see withSqliteConnection); statements are prepared anew on it. */
+  attach(connection: Database.Database): void {
+    this.connection = connection;
+    this.statements = new Map();
   }
 
   async rows(sql: string, params: readonly SqlParam[]): Promise<Row[]> {

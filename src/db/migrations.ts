@@ -20,6 +20,7 @@ import pg from 'pg';
 import { databaseProvider, type DatabaseProvider, pgPoolConfig, sqliteFilePath } from './url.js';
 
 const filters = { externalTables: [], externalEnums: [] };
+const EXCLUSIVE_LOCKING = /^\s*PRAGMA\s+(main\.)?locking_mode\s*=\s*EXCLUSIVE\s*;?\s*$/i;
 
 export interface MigrationPaths {
   schema: string;
@@ -165,7 +166,16 @@ function sqliteFactory(url: string): SqlMigrationAwareDriverAdapterFactory {
   return {
     provider: factory.provider,
     adapterName: factory.adapterName,
-    connect: () => factory.connect(),
+    // The engine takes the file for itself (locking_mode=EXCLUSIVE). Under berth's write-ahead log
+    // (useWriteAheadLog) that waits for every other connection to the file to close, a test's or a
+    // sqlite3 shell's, and fails after 5 s with an error the engine cannot name. berth migrates
+    // before it opens its own connection, so it does without.
+    connect: async () => {
+      const connection = await factory.connect();
+      const executeRaw = connection.executeRaw.bind(connection);
+      connection.executeRaw = (query) => (EXCLUSIVE_LOCKING.test(query.sql) ? Promise.resolve(0) : executeRaw(query));
+      return connection;
+    },
     // The engine replays each migration.sql on the shadow database with executeRaw, and
     // better-sqlite3 refuses multi-statement strings; run those as a script instead.
     connectToShadowDb: async () => {
