@@ -57,9 +57,9 @@ const DELETE_RETRY_DELAY_MS = 200;
 /**
  * PREPARING → READ_ONLY → MARKING → SWEEPING → RESTORING. The read-only window holds only the mark
  * and the sweep; untagged manifests are deleted before it, through the API, while pushes still
- * work, and blob sizes are taken before it too (from the content index where it knows them).
- * RESTORING runs whenever the window was opened, also after a failure or a cancel. Throws what
- * stopped the run (the abort reason when cancelled).
+ * work, and the content index's blob sizes are read before it too. RESTORING runs whenever the
+ * window was opened, also after a failure or a cancel. Throws what stopped the run (the abort
+ * reason when cancelled).
  */
 export async function runGc(plan: GcRunPlan): Promise<void> {
   const { run, progress, signal } = plan;
@@ -67,9 +67,7 @@ export async function runGc(plan: GcRunPlan): Promise<void> {
   let failure: { error: unknown } | null = null;
   try {
     enter(plan, 'PREPARING');
-    const untagged = await removeUntagged(plan);
-    // Read while pushes still work: inside the window only blobs stored since are read.
-    const sizesBefore = await plan.storage.blobSizes(await plan.knownBlobSizes());
+    const [untagged, indexed] = await Promise.all([removeUntagged(plan), plan.knownBlobSizes()]);
     signal.throwIfAborted();
     if (!run.dryRun) {
       enter(plan, 'READ_ONLY');
@@ -78,7 +76,7 @@ export async function runGc(plan: GcRunPlan): Promise<void> {
       progress.advance(1);
       signal.throwIfAborted();
     }
-    await markAndSweep(plan, untagged, sizesBefore);
+    await markAndSweep(plan, untagged, indexed);
   } catch (error) {
     failure = { error };
   }
@@ -168,11 +166,12 @@ async function deleteManifest(plan: GcRunPlan, manifest: ManifestRevision): Prom
  * may stop the sweep half-way). A dry run counts the sizes of the blobs a real run would delete
  * instead.
  */
-async function markAndSweep(plan: GcRunPlan, untagged: readonly ManifestRevision[], sizesBefore: ReadonlyMap<string, number>): Promise<void> {
+async function markAndSweep(plan: GcRunPlan, untagged: readonly ManifestRevision[], indexed: ReadonlyMap<string, number>): Promise<void> {
   const { run, storage, progress, reporter, signal } = plan;
   enter(plan, 'MARKING');
-  // A dry run has no window: what was read before is as good as anything.
-  const sizes = run.dryRun ? sizesBefore : await storage.blobSizes(sizesBefore);
+  // Inside the window (a dry run has none), so that no blob is stored after the sizes were taken;
+  // only blobs the index does not know are read from the storage.
+  const sizes = await storage.blobSizes(indexed);
   progress.blobsTotal = sizes.size;
   reporter.changed();
   const ledger = new MarkLedger();
@@ -252,8 +251,8 @@ async function countFreed(plan: GcRunPlan, eligible: readonly string[], sizes: R
 async function emptyRepositories(plan: GcRunPlan, repositories: readonly string[]): Promise<string[]> {
   const prefixes = plan.run.jobs.map((job) => `${job.slug}/`);
   const own = repositories.filter((repository) => prefixes.some((prefix) => repository.startsWith(prefix)));
-  const revisions = await Promise.all(own.map((repository) => plan.storage.revisions(repository)));
-  return own.filter((_, i) => revisions[i]!.length === 0);
+  const holding = await Promise.all(own.map((repository) => plan.storage.holdsManifests(repository)));
+  return own.filter((_, i) => !holding[i]);
 }
 
 /**

@@ -114,6 +114,15 @@ export class RegistryStorage {
     return linked.filter((digest): digest is string => digest !== null);
   }
 
+  /** Whether a repository holds any manifest: reads its revision links only until one is there. */
+  async holdsManifests(repository: string): Promise<boolean> {
+    const base = join(this.repositoryPath(repository), '_manifests', 'revisions', 'sha256');
+    for (const hex of await directories(base)) {
+      if ((await fileSize(join(base, hex, 'link'))) !== null) return true;
+    }
+    return false;
+  }
+
   /** Each tag of a repository with the digest it points at. */
   async tags(repository: string): Promise<Map<string, string>> {
     const base = join(this.repositoryPath(repository), '_manifests', 'tags');
