@@ -102,7 +102,11 @@ export function createBerthServer(services: Services, options: { viewerCacheTtlM
         {
           '/readyz': readinessRoute(() => db.$queryRawUnsafe('SELECT 1')),
           '/auth/token': tokenRoute(services),
-          '/hooks/registry': registryHookRoute({ ...services, hookSecret: services.registry.hookSecret }),
+          '/hooks/registry': registryHookRoute({
+            ...services,
+            hookSecret: services.registry.hookSecret,
+            registryStopping: () => services.registry.embedded?.state === 'stopping',
+          }),
           ...(config.metrics ? { '/metrics': metricsRoute(services.metrics) } : {}),
         },
         clientAddressOf,

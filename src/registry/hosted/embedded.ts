@@ -43,7 +43,7 @@ export interface EmbeddedRegistryOptions {
   restartDelayMs?: number;
 }
 
-export type EmbeddedRegistryState = 'stopped' | 'starting' | 'running' | 'restarting';
+export type EmbeddedRegistryState = 'stopped' | 'starting' | 'running' | 'restarting' | 'stopping';
 
 export interface EmbeddedRegistryExit {
   pid: number;
@@ -222,6 +222,7 @@ export class EmbeddedRegistry extends EventEmitter<EmbeddedRegistryEvents> {
     return this.serialized(async () => {
       this.supervising = false;
       this.cancelScheduledRestart();
+      if (this.currentState !== 'stopped') this.currentState = 'stopping';
       await this.relay.close();
       if (this.current) await this.terminate(this.current);
       this.currentState = 'stopped';

@@ -42,6 +42,8 @@ export interface HookDeps {
   contentIndex: ContentIndexWriter;
   hookSecret: string;
   log: Logger;
+  /** True while berth stops the registry: its port is closed, so nothing it delivers can be read back. */
+  registryStopping: () => boolean;
 }
 
 /**
@@ -58,6 +60,12 @@ export function registryHookRoute(deps: HookDeps) {
     if (request.method !== 'POST') return new Response(null, { status: 405, headers: { allow: 'POST' } });
     // Hashing first gives both sides the same length, which timingSafeEqual needs.
     if (!timingSafeEqual(sha256(request.headers.get('authorization') ?? ''), expected)) return new Response(null, { status: 401 });
+    // Taken and dropped rather than refused: the registry would retry them until it exits, and
+    // the next start reconciles the index with the storage anyway.
+    if (deps.registryStopping()) {
+      log.debug('dropped registry events delivered while the registry stops');
+      return new Response(null, { status: 200 });
+    }
     const envelope = envelopeSchema.safeParse(await request.json().catch(() => null));
     if (!envelope.success) return new Response('expected {"events": [...]}', { status: 400 });
     try {

@@ -3,6 +3,7 @@ import { createClient } from 'graphql-ws';
 import { beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { BERTH_SUBJECT } from '../../../src/registry/hosted/hosted-backend.js';
+import { registryHookRoute } from '../../../src/registry/hosted/notifications.js';
 import { MediaType } from '../../../src/registry/v2/manifest.js';
 import { type Client, useTestApp } from '../../support/app.js';
 import { clientAs, eventually, recordedPush } from '../../support/content.js';
@@ -65,6 +66,19 @@ describe('POST /hooks/registry', () => {
     expect((await fetch(`${app.url}/hooks/registry`, { headers: { authorization: `Bearer ${app.registry.hookSecret}` } })).status).toBe(405);
     expect((await deliver([], undefined, '{"nope": 1}')).status).toBe(400);
     expect(await tagRow('x')).toBeNull();
+  });
+
+  it('takes and drops what the registry delivers while berth stops it, instead of having it retried', async () => {
+    const route = registryHookRoute({ ...app.services, hookSecret: app.registry.hookSecret, registryStopping: () => true });
+    const request = (authorization: string) =>
+      new Request('http://berth/hooks/registry', {
+        method: 'POST',
+        headers: { authorization },
+        body: JSON.stringify({ events: [event('push', { repository, tag: 'stopping', digest: D1 }, '2026-03-01T10:00:00Z')] }),
+      });
+    expect((await route(request('Bearer wrong'))).status).toBe(401);
+    expect((await route(request(`Bearer ${app.registry.hookSecret}`))).status).toBe(200);
+    expect(await tagRow('stopping')).toBeNull();
   });
 
   it('records pushes: a tag keeps the time it came to point at its digest, the rest only moves forward', async () => {
