@@ -34,6 +34,14 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await berth?.stop('SIGKILL');
+  // After a failure berth may not have been there to end what its killed predecessor left running.
+  for (const { pid } of await processesOnStorage()) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Gone between the listing and the kill.
+    }
+  }
   await database?.drop();
   await rm(dataDir, { recursive: true, force: true });
 });
