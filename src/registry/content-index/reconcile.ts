@@ -3,7 +3,7 @@ import type { Db } from '../../db/client.js';
 import { Prisma } from '../../generated/prisma/client.js';
 import type { Inventory, StoredRepository } from './inventory.js';
 import { slugOf } from '../hosted/slug.js';
-import { BATCH, storeManifest } from './writer.js';
+import { BATCH, forgetBlobs, storeManifest } from './writer.js';
 
 /** Repositories compared per step: memory and statement sizes stay the same whatever the catalog. */
 const REPOSITORY_BATCH = 200;
@@ -217,10 +217,7 @@ async function reconcileBlobs(db: Db, walk: AsyncIterable<{ prefix: string; blob
       const rows = missing.slice(i, i + BATCH).map((blob) => Prisma.sql`(${blob.digest}, ${BigInt(blob.size)})`);
       await db.$executeRaw`INSERT INTO "ContentBlob" ("digest", "size") VALUES ${Prisma.join(rows)} ON CONFLICT ("digest") DO UPDATE SET "size" = excluded."size"`;
     }
-    for (let i = 0; i < gone.length; i += BATCH) {
-      const batch = gone.slice(i, i + BATCH);
-      await db.$transaction([db.contentBlobLink.deleteMany({ where: { digest: { in: batch } } }), db.contentBlob.deleteMany({ where: { digest: { in: batch } } })]);
-    }
+    if (gone.length > 0) await forgetBlobs(db, gone);
     result.removed += gone.length;
   }
 }

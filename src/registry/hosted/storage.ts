@@ -108,7 +108,7 @@ export class RegistryStorage {
 
   /** Digests of the manifests a repository holds (its revision links). */
   async revisions(repository: string): Promise<string[]> {
-    const base = join(this.repositoryPath(repository), '_manifests', 'revisions', 'sha256');
+    const base = this.revisionsPath(repository);
     const hexes = await directories(base);
     const linked = await Promise.all(hexes.map(async (hex) => ((await fileSize(join(base, hex, 'link'))) === null ? null : `sha256:${hex}`)));
     return linked.filter((digest): digest is string => digest !== null);
@@ -116,7 +116,7 @@ export class RegistryStorage {
 
   /** Whether a repository holds any manifest: reads its revision links only until one is there. */
   async holdsManifests(repository: string): Promise<boolean> {
-    const base = join(this.repositoryPath(repository), '_manifests', 'revisions', 'sha256');
+    const base = this.revisionsPath(repository);
     for (const hex of await directories(base)) {
       if ((await fileSize(join(base, hex, 'link'))) !== null) return true;
     }
@@ -161,6 +161,10 @@ export class RegistryStorage {
   private repositoryPath(repository: string): string {
     if (!isRepositoryName(repository)) throw new Error(`not a repository name: ${JSON.stringify(repository)}`);
     return join(this.v2, 'repositories', ...repository.split('/'));
+  }
+
+  private revisionsPath(repository: string): string {
+    return join(this.repositoryPath(repository), '_manifests', 'revisions', 'sha256');
   }
 
   private blobPath(digest: string): string {
